@@ -1,0 +1,65 @@
+from fastapi import HTTPException, status
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..config import Settings
+from ..users.model import User
+from .model import RefreshToken
+from .schemas import TokenPair
+from .tokens import InvalidTokenError, decode_token, issue_token
+
+
+async def issue_token_pair(session: AsyncSession, settings: Settings, user: User) -> TokenPair:
+    access = issue_token(settings, user.id, "access")
+    refresh = issue_token(settings, user.id, "refresh")
+    session.add(RefreshToken(jti=refresh.jti, user_id=user.id, expires_at=refresh.expires_at))
+    await session.commit()
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh.token,
+        expires_in=settings.access_token_expire_minutes * 60,
+    )
+
+
+async def rotate_refresh_token(session: AsyncSession, settings: Settings, token: str) -> TokenPair:
+    """Trade a refresh token for a new pair; the old one is revoked and cannot be used again."""
+    stored = await _stored_refresh_token(session, settings, token)
+    if stored.revoked:
+        # A revoked token coming back means it leaked: end every session of its user.
+        await revoke_all_refresh_tokens(session, stored.user_id)
+        await session.commit()
+        raise _invalid_refresh_token()
+    user = await session.get(User, stored.user_id)
+    if user is None or not user.is_active:
+        raise _invalid_refresh_token()
+    stored.revoked = True
+    return await issue_token_pair(session, settings, user)
+
+
+async def revoke_refresh_token(session: AsyncSession, settings: Settings, token: str) -> None:
+    stored = await _stored_refresh_token(session, settings, token)
+    stored.revoked = True
+    await session.commit()
+
+
+async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(RefreshToken).where(RefreshToken.user_id == user_id).values(revoked=True)
+    )
+
+
+async def _stored_refresh_token(
+    session: AsyncSession, settings: Settings, token: str
+) -> RefreshToken:
+    try:
+        claims = decode_token(settings, token, "refresh")
+    except InvalidTokenError as error:
+        raise _invalid_refresh_token() from error
+    stored = await session.get(RefreshToken, claims.jti)
+    if stored is None or stored.user_id != claims.user_id:
+        raise _invalid_refresh_token()
+    return stored
+
+
+def _invalid_refresh_token() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail="Invalid or expired refresh token")

@@ -1,0 +1,67 @@
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from jose import JWTError, jwt
+
+from ..config import Settings
+from ..database import utc_now
+
+TokenType = Literal["access", "refresh"]
+
+# Pinned: a token must never choose its own algorithm (no "none", no RS/HS confusion).
+ALGORITHM = "HS256"
+
+
+class InvalidTokenError(Exception):
+    """The token is malformed, expired, wrongly signed or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    jti: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    jti: str
+    expires_at: datetime
+
+
+def issue_token(settings: Settings, user_id: int, token_type: TokenType) -> IssuedToken:
+    issued_at = utc_now()
+    if token_type == "access":
+        expires_at = issued_at + timedelta(minutes=settings.access_token_expire_minutes)
+    else:
+        expires_at = issued_at + timedelta(days=settings.refresh_token_expire_days)
+    jti = uuid.uuid4().hex
+    claims = {
+        "sub": str(user_id),
+        "type": token_type,
+        "jti": jti,
+        "iat": int(issued_at.timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+    token = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+    return IssuedToken(token=token, jti=jti, expires_at=expires_at)
+
+
+def decode_token(settings: Settings, token: str, token_type: TokenType) -> TokenClaims:
+    try:
+        claims = jwt.decode(token, settings.secret_key.get_secret_value(), algorithms=[ALGORITHM])
+    except JWTError as error:
+        raise InvalidTokenError(str(error)) from error
+    if claims.get("type") != token_type:
+        raise InvalidTokenError(f"expected a {token_type} token")
+    try:
+        return TokenClaims(
+            user_id=int(claims["sub"]),
+            jti=str(claims["jti"]),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise InvalidTokenError("missing or malformed claims") from error

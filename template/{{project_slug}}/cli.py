@@ -1,0 +1,77 @@
+"""Command line of the service: `serve`, `prestart` and `create-superuser`."""
+
+import argparse
+import asyncio
+import getpass
+import os
+
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from .auth.passwords import PasswordHasher
+from .config import Settings
+from .database import Database
+from .users.schemas import UserCreate
+from .users.service import create_user, ensure_first_superuser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog=__package__, description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (production)")
+    serve.add_argument(
+        "--reload", action="store_true", help="restart on code changes (development)"
+    )
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+
+    commands.add_parser("prestart", help="migrate the database and create the first superuser")
+
+    create = commands.add_parser("create-superuser", help="create a superuser account")
+    create.add_argument("email")
+    create.add_argument(
+        "--password-env",
+        metavar="VARIABLE",
+        help="read the password from this environment variable instead of prompting",
+    )
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        uvicorn.run(
+            f"{__package__}.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            reload=args.reload,
+            access_log=args.access_log,
+            timeout_graceful_shutdown=20,
+        )
+    elif args.command == "prestart":
+        command.upgrade(Config("alembic.ini"), "head")
+        asyncio.run(_ensure_first_superuser())
+    else:
+        password = os.environ[args.password_env] if args.password_env else getpass.getpass()
+        user = UserCreate(email=args.email, password=password, is_superuser=True)
+        asyncio.run(_create_superuser(user))
+
+
+async def _ensure_first_superuser() -> None:
+    settings = Settings()
+    database = Database(settings)
+    async with database.sessionmaker() as session:
+        await ensure_first_superuser(session, PasswordHasher(settings), settings)
+    await database.dispose()
+
+
+async def _create_superuser(user: UserCreate) -> None:
+    settings = Settings()
+    database = Database(settings)
+    async with database.sessionmaker() as session:
+        await create_user(session, PasswordHasher(settings), user)
+    await database.dispose()
+    print(f"Created superuser {user.email}")

@@ -1,0 +1,44 @@
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+RowT = TypeVar("RowT")
+ItemT = TypeVar("ItemT")
+
+MAX_PAGE_SIZE = 100
+
+
+class PageParams(BaseModel):
+    """Query parameters of every list endpoint; unknown parameters are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Paginated(Generic[RowT]):
+    items: Sequence[RowT]
+    total: int
+    limit: int
+    offset: int
+
+
+async def paginate(
+    session: AsyncSession, query: Select[RowT], params: PageParams
+) -> Paginated[RowT]:
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = await session.scalars(query.limit(params.limit).offset(params.offset))
+    return Paginated(rows.all(), total or 0, params.limit, params.offset)

@@ -1,0 +1,119 @@
+from fastapi import HTTPException, status
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..auth.passwords import PasswordHasher
+from ..config import Settings
+from .model import User
+from .schemas import UserCreate, UserSelfUpdate, UserUpdate
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email.lower()))
+
+
+async def get_user_or_404(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="User not found")
+    return user
+
+
+async def authenticate(
+    session: AsyncSession, hasher: PasswordHasher, email: str, password: str
+) -> User | None:
+    user = await get_user_by_email(session, email)
+    valid, new_hash = await hasher.verify(password, user.password_hash if user else None)
+    if user is None or not valid:
+        return None
+    if new_hash is not None:
+        user.password_hash = new_hash
+        await session.commit()
+    return user
+
+
+async def create_user(session: AsyncSession, hasher: PasswordHasher, data: UserCreate) -> User:
+    user = User(
+        email=data.email.lower(),
+        full_name=data.full_name,
+        password_hash=await hasher.hash(data.password),
+        is_active=data.is_active,
+        is_superuser=data.is_superuser,
+    )
+    session.add(user)
+    await _commit_or_conflict(session)
+    return user
+
+
+async def update_user(
+    session: AsyncSession, hasher: PasswordHasher, user: User, data: UserSelfUpdate
+) -> User:
+    changes = data.model_dump(exclude_unset=True, exclude={"password"})
+    if isinstance(data, UserUpdate):
+        await _refuse_removing_last_superuser(session, user, data)
+        if data.password is not None:
+            user.password_hash = await hasher.hash(data.password)
+    if data.email is not None:
+        changes["email"] = data.email.lower()
+    for name, value in changes.items():
+        setattr(user, name, value)
+    await _commit_or_conflict(session)
+    return user
+
+
+async def delete_user(session: AsyncSession, user: User) -> None:
+    if await _is_last_active_superuser(session, user):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="The last active superuser cannot be deleted"
+        )
+    await session.delete(user)
+    await session.commit()
+
+
+async def ensure_first_superuser(
+    session: AsyncSession, hasher: PasswordHasher, settings: Settings
+) -> User | None:
+    """Create the configured first superuser unless that email already has an account."""
+    if await get_user_by_email(session, settings.first_superuser_email) is not None:
+        return None
+    data = UserCreate(
+        email=settings.first_superuser_email,
+        password=settings.first_superuser_password.get_secret_value(),
+        is_superuser=True,
+    )
+    try:
+        return await create_user(session, hasher, data)
+    except HTTPException:
+        # Another worker created it between our check and our insert.
+        return None
+
+
+async def _refuse_removing_last_superuser(
+    session: AsyncSession, user: User, data: UserUpdate
+) -> None:
+    demoted = data.is_superuser is False or data.is_active is False
+    if demoted and await _is_last_active_superuser(session, user):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail="The last active superuser cannot be deactivated or demoted",
+        )
+
+
+async def _is_last_active_superuser(session: AsyncSession, user: User) -> bool:
+    if not (user.is_active and user.is_superuser):
+        return False
+    active_superusers = await session.scalar(
+        select(func.count()).select_from(User).where(User.is_active, User.is_superuser)
+    )
+    return active_superusers == 1
+
+
+async def _commit_or_conflict(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as error:
+        await session.rollback()
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="A user with this email already exists"
+        ) from error

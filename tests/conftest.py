@@ -1,0 +1,85 @@
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+
+# uv here cannot download Pythons: it must find the pyenv ones, all of them.
+ENV = {
+    **os.environ,
+    "UV_PYTHON_DOWNLOADS": "never",
+    "PYENV_VERSION": "3.11.7:3.12.1:3.13.0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+@dataclass(frozen=True)
+class Project:
+    path: Path
+    answers: dict[str, object]
+
+    @property
+    def slug(self) -> str:
+        return str(self.answers["project_slug"])
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The project's `.env` as a dict, the way its settings read it."""
+        lines = (self.path / ".env").read_text().splitlines()
+        pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+        return dict(pairs)
+
+    def run(
+        self, *command: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command in the project's environment; fail the test, with its output, if it fails."""
+        result = run(["uv", "run", "--frozen", *command], cwd=self.path, env=env, timeout=timeout)
+        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+
+def run(
+    command: list[str], cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env={**ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def copier_copy(destination: Path, answers: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Render the template's working tree (uncommitted changes included) with these answers."""
+    data = [argument for key, value in answers.items() for argument in ("--data", f"{key}={value}")]
+    command = ["copier", "copy", "--defaults", "--vcs-ref", "HEAD", *data, str(TEMPLATE), str(destination)]
+    return run(command, cwd=TEMPLATE, timeout=120)
+
+
+def render(destination: Path, answers: dict[str, str]) -> Project:
+    result = copier_copy(destination, answers)
+    assert result.returncode == 0, result.stderr
+    answers_file = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    return Project(destination, answers_file)
+
+
+def install(project: Project) -> None:
+    """Lock and install the project as its README says, sharing uv's cache between samples."""
+    result = run(["uv", "sync"], cwd=project.path, timeout=600)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("samples")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,34 @@
+"""The answer sets the suite renders: each one a project that must install, lint, migrate and pass."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    answers: dict[str, str] = field(default_factory=dict)
+
+# Three resources that together use every field type and flag, with awkward names: an irregular
+# plural, an explicit plural, a two-word name, a one-character string and a scale-0 decimal.
+EVERY_TYPE_RESOURCES = (
+    "person full_name:str(100):unique nickname:str(1):null age:int:index "
+    "height_m:float:null balance:decimal(12,0) is_vip:bool; "
+    "blog_category title:str(50):unique notes:text born_on:date:null "
+    "launched_at:datetime:index external_id:uuid:null; "
+    "status_entry(status_log) code:uuid:unique at:datetime weight:decimal(5,5):null"
+)
+
+SAMPLES = [
+    Sample("defaults"),
+    Sample(
+        "every-type",
+        {
+            "project_name": "Field Test",
+            "project_slug": "field_test",
+            "resources": EVERY_TYPE_RESOURCES,
+        },
+    ),
+    Sample("registration", {"project_name": "Open Shop", "open_registration": "true"}),
+    Sample("python-3.11", {"project_name": "Oldest", "python_version": "3.11"}),
+    Sample("python-3.13", {"project_name": "Newest", "python_version": "3.13"}),
+]

@@ -1,0 +1,92 @@
+"""Render every sample, install it, and hold it to what a user would: clean, migrated, tested, served."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import Project, install, render
+from .samples import SAMPLES, Sample
+from .server import served
+from .walk import walk
+
+pytestmark = pytest.mark.slow
+
+RESIDUE = re.compile(r"\{\{|\{%|%\}|\{#")
+
+
+@pytest.fixture(scope="module", params=SAMPLES, ids=lambda sample: sample.name)
+def project(request: pytest.FixtureRequest, workspace: Path) -> Project:
+    sample: Sample = request.param
+    project = render(workspace / sample.name, sample.answers)
+    install(project)
+    return project
+
+
+def test_output_has_no_template_residue(project: Project) -> None:
+    problems = []
+    for path in sorted(project.path.rglob("*")):
+        relative = path.relative_to(project.path)
+        if not path.is_file() or relative.parts[0] in {".venv", "uv.lock"}:
+            continue
+        if path.suffix == ".jinja" or relative.name in {"copier.yml", "answers.jinja"}:
+            problems.append(f"{relative}: template file copied")
+            continue
+        text = path.read_text()
+        if not text:
+            continue
+        if RESIDUE.search(text) and relative.suffix != ".mako":
+            problems.append(f"{relative}: Jinja residue")
+        if "\n\n\n\n" in text or text.startswith("\n") or not text.endswith("\n"):
+            problems.append(f"{relative}: stray blank lines")
+        if any(line != line.rstrip() for line in text.splitlines()):
+            problems.append(f"{relative}: trailing whitespace")
+    assert problems == []
+
+
+def test_secrets_live_only_in_the_ignored_env_file(project: Project) -> None:
+    env = project.env
+    assert len(env["SECRET_KEY"]) == 64
+    assert len(env["FIRST_SUPERUSER_PASSWORD"]) == 32
+    answers = (project.path / ".copier-answers.yml").read_text()
+    tracked = [path for path in project.path.rglob("*") if path.is_file() and ".venv" not in path.parts]
+    for path in tracked:
+        if path.name != ".env":
+            assert env["SECRET_KEY"] not in path.read_text(errors="replace"), path
+    assert env["FIRST_SUPERUSER_PASSWORD"] not in answers
+    assert ".env\n" in (project.path / ".gitignore").read_text()
+
+
+def test_ruff_and_mypy_are_clean(project: Project) -> None:
+    project.run("ruff", "check", ".")
+    project.run("ruff", "format", "--check", ".")
+    project.run("mypy", ".")
+
+
+def test_migrations_build_the_schema_with_no_drift(project: Project, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"}
+    project.run("alembic", "upgrade", "head", env=env)
+    project.run("alembic", "check", env=env)
+    project.run("alembic", "downgrade", "base", env=env)
+    project.run("alembic", "upgrade", "head", env=env)
+
+
+def test_own_test_suite_passes(project: Project) -> None:
+    result = project.run("pytest", "-q", "-p", "no:cacheprovider")
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.match(r"\d+ passed in", summary), summary
+
+
+def test_served_app_walks_over_http(project: Project, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"}
+    project.run("alembic", "upgrade", "head", env=env)
+    credentials = project.env
+    with served(project, env=env, log=tmp_path / "server.log") as base_url:
+        walked = walk(
+            base_url,
+            credentials["FIRST_SUPERUSER_EMAIL"],
+            credentials["FIRST_SUPERUSER_PASSWORD"],
+            str(project.answers["resources"]),
+        )
+    expected = len(str(project.answers["resources"]).split(";"))
+    assert len(walked) == expected

@@ -1,0 +1,159 @@
+"""Walk a served project over HTTP the way a client would: auth, users, then every resource's CRUD."""
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+
+JSON = dict[str, Any]
+
+
+def walk(base_url: str, superuser_email: str, superuser_password: str, resources: str) -> list[str]:
+    """Exercise the API; return the resource paths walked. Raises AssertionError on any surprise."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        admin = login(client, superuser_email, superuser_password)
+        check_refresh_rotation(client, admin)
+        alice = make_user(client, admin, "alice@example.com")
+        bob = make_user(client, admin, "bob@example.com")
+
+        assert client.get("/users").status_code == 401
+        assert client.get("/users", headers=bearer(alice)).status_code == 403
+        bad_email = {"email": "not-an-email", "password": "long enough password"}
+        assert client.post("/users", json=bad_email, headers=bearer(admin)).status_code == 422
+
+        openapi = client.get("/openapi.json").json()
+        walked = []
+        for path, create_schema in resource_paths(openapi):
+            name = snake_case(create_schema.removesuffix("Create"))
+            unique = ":unique" in resource_spec(resources, name)
+            walk_resource(client, openapi, path, create_schema, alice, bob, admin, unique=unique)
+            walked.append(path)
+
+        logout = client.post("/auth/logout", json={"refresh_token": alice["refresh_token"]})
+        assert logout.status_code == 204
+        refreshed = client.post("/auth/refresh", json={"refresh_token": alice["refresh_token"]})
+        assert refreshed.status_code == 401
+    return walked
+
+
+def login(client: httpx.Client, email: str, password: str) -> JSON:
+    response = client.post("/auth/login", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: JSON = response.json()
+    return tokens
+
+
+def bearer(tokens: JSON) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def check_refresh_rotation(client: httpx.Client, tokens: JSON) -> None:
+    rotated = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert rotated.status_code == 200, rotated.text
+    reused = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert reused.status_code == 401
+
+
+def make_user(client: httpx.Client, admin: JSON, email: str) -> JSON:
+    body = {"email": email, "password": "a password for walking"}
+    created = client.post("/users", json=body, headers=bearer(admin))
+    assert created.status_code == 201, created.text
+    duplicate = client.post("/users", json=body, headers=bearer(admin))
+    assert duplicate.status_code == 409
+    return login(client, email, body["password"])
+
+
+def resource_paths(openapi: JSON) -> list[tuple[str, str]]:
+    """(collection path, create schema name) of every CRUD resource the API documents."""
+    found = []
+    for path, operations in openapi["paths"].items():
+        if path.startswith(("/auth", "/users")) or "post" not in operations:
+            continue
+        reference = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+        found.append((path, reference["$ref"].rsplit("/", 1)[-1]))
+    return found
+
+
+def walk_resource(
+    client: httpx.Client,
+    openapi: JSON,
+    path: str,
+    create_schema: str,
+    owner: JSON,
+    stranger: JSON,
+    admin: JSON,
+    *,
+    unique: bool,
+) -> None:
+    schemas = openapi["components"]["schemas"]
+    payload = example_payload(schemas[create_schema], schemas)
+
+    created = client.post(path, json=payload, headers=bearer(owner))
+    assert created.status_code == 201, (path, created.text)
+    row_url = f"{path}/{created.json()['id']}"
+
+    assert client.get(row_url, headers=bearer(owner)).status_code == 200
+    listed = client.get(path, headers=bearer(owner)).json()
+    assert [item["id"] for item in listed["items"]] == [created.json()["id"]]
+    assert client.patch(row_url, json=payload, headers=bearer(owner)).status_code == 200
+
+    assert client.get(row_url).status_code == 401
+    assert client.get(row_url, headers=bearer(stranger)).status_code == 404
+    assert client.delete(row_url, headers=bearer(stranger)).status_code == 404
+    assert client.get(row_url, headers=bearer(admin)).status_code == 200
+
+    unknown_field = client.post(path, json={**payload, "no_such_field": 1}, headers=bearer(owner))
+    assert unknown_field.status_code == 422
+    assert unknown_field.json()["detail"][0]["loc"] == ["body", "no_such_field"]
+    bad_sort = client.get(path, params={"sort": "no_such_field"}, headers=bearer(owner))
+    assert bad_sort.status_code == 422
+
+    again = client.post(path, json=payload, headers=bearer(owner))
+    assert again.status_code == (409 if unique else 201), (path, again.text)
+
+    assert client.delete(row_url, headers=bearer(owner)).status_code == 204
+    assert client.get(row_url, headers=bearer(owner)).status_code == 404
+
+
+def example_payload(schema: JSON, schemas: JSON) -> JSON:
+    return {
+        name: example_value(property_schema, schemas)
+        for name, property_schema in schema["properties"].items()
+    }
+
+
+def example_value(schema: JSON, schemas: JSON) -> object:
+    """A value valid for any field the template can generate, read off its JSON schema."""
+    if "$ref" in schema:
+        return example_value(schemas[schema["$ref"].rsplit("/", 1)[-1]], schemas)
+    if "anyOf" in schema:
+        options = [option for option in schema["anyOf"] if option.get("type") != "null"]
+        return example_value(options[0], schemas)
+    kind, value_format = schema.get("type"), schema.get("format")
+    if kind == "string" and value_format == "date":
+        return "2024-02-29"
+    if kind == "string" and value_format == "date-time":
+        return "2024-02-29T12:00:00Z"
+    if kind == "string" and value_format == "uuid":
+        return str(uuid.uuid4())
+    if kind == "string":
+        return "walked"[: schema.get("maxLength", 6)]
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        # 0 fits every integer, float and decimal(P,S) column the template can make.
+        return 0
+    raise AssertionError(f"no example for schema {schema}")
+
+
+def resource_spec(resources: str, name: str) -> str:
+    for chunk in resources.split(";"):
+        head = chunk.split()[0]
+        if re.sub(r"\(.*\)$", "", head) == name:
+            return chunk
+    raise AssertionError(f"resource {name} is not in the answers: {resources}")
+
+
+def snake_case(class_name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
