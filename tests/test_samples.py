@@ -15,7 +15,13 @@ pytestmark = pytest.mark.slow
 RESIDUE = re.compile(r"\{\{|\{%|%\}|\{#")
 
 
-@pytest.fixture(scope="module", params=SAMPLES, ids=lambda sample: sample.name)
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(sample, id=sample.name, marks=pytest.mark.xdist_group(sample.name))
+        for sample in SAMPLES
+    ],
+)
 def project(request: pytest.FixtureRequest, workspace: Path) -> Project:
     sample: Sample = request.param
     project = render(workspace / sample.name, sample.answers)
