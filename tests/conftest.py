@@ -38,9 +38,10 @@ class Project:
     def run(
         self, *command: str, env: dict[str, str] | None = None, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
-        """Run a command in the project's environment; fail the test, with its output, if it fails."""
+        """Run a command in the project's environment; a failure fails the test with its output."""
         result = run(["uv", "run", "--frozen", *command], cwd=self.path, env=env, timeout=timeout)
-        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+        output = f"{result.stdout}\n{result.stderr}"
+        assert result.returncode == 0, f"{' '.join(command)} failed:\n{output}"
         return result
 
 
@@ -61,7 +62,8 @@ def run(
 def copier_copy(destination: Path, answers: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Render the template's working tree (uncommitted changes included) with these answers."""
     data = [argument for key, value in answers.items() for argument in ("--data", f"{key}={value}")]
-    command = ["copier", "copy", "--defaults", "--vcs-ref", "HEAD", *data, str(TEMPLATE), str(destination)]
+    command = ["copier", "copy", "--defaults", "--vcs-ref", "HEAD", *data, str(TEMPLATE)]
+    command.append(str(destination))
     return run(command, cwd=TEMPLATE, timeout=120)
 
 

@@ -1,4 +1,4 @@
-"""The answer sets the suite renders: each one a project that must install, lint, migrate and pass."""
+"""The answer sets the suite renders: each must install, lint, migrate, pass and serve."""
 
 from dataclasses import dataclass, field
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 class Sample:
     name: str
     answers: dict[str, str] = field(default_factory=dict)
+
 
 # Three resources that together use every field type and flag, with awkward names: an irregular
 # plural, an explicit plural, a two-word name, a one-character string and a scale-0 decimal.

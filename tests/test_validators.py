@@ -1,4 +1,4 @@
-"""Every copier question refuses a bad answer with a message that says what is allowed, and writes nothing."""
+"""Every question refuses a bad answer with a message saying what is allowed, and writes nothing."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""Walk a served project over HTTP the way a client would: auth, users, then every resource's CRUD."""
+"""Walk a served project over HTTP as a client would: auth, users, then every resource's CRUD."""
 
 import re
 import uuid
@@ -25,9 +25,8 @@ def walk(base_url: str, superuser_email: str, superuser_password: str, resources
         openapi = client.get("/openapi.json").json()
         walked = []
         for path, create_schema in resource_paths(openapi):
-            name = snake_case(create_schema.removesuffix("Create"))
-            unique = ":unique" in resource_spec(resources, name)
-            walk_resource(client, openapi, path, create_schema, alice, bob, admin, unique=unique)
+            spec = resource_spec(resources, snake_case(create_schema.removesuffix("Create")))
+            walk_resource(client, openapi, path, create_schema, spec, alice, bob, admin)
             walked.append(path)
 
         logout = client.post("/auth/logout", json={"refresh_token": alice["refresh_token"]})
@@ -80,14 +79,15 @@ def walk_resource(
     openapi: JSON,
     path: str,
     create_schema: str,
+    spec: str,
     owner: JSON,
     stranger: JSON,
     admin: JSON,
-    *,
-    unique: bool,
 ) -> None:
     schemas = openapi["components"]["schemas"]
     payload = example_payload(schemas[create_schema], schemas)
+    payload.update(all_fraction_decimals(spec))
+    unique = ":unique" in spec
 
     created = client.post(path, json=payload, headers=bearer(owner))
     assert created.status_code == 201, (path, created.text)
@@ -145,6 +145,17 @@ def example_value(schema: JSON, schemas: JSON) -> object:
         # 0 fits every integer, float and decimal(P,S) column the template can make.
         return 0
     raise AssertionError(f"no example for schema {schema}")
+
+
+def all_fraction_decimals(spec: str) -> JSON:
+    """A value for each decimal(P,P) field, where 0 has one whole digit too many."""
+    values = {}
+    for token in spec.split()[1:]:
+        name, kind = token.split(":")[:2]
+        precision_scale = re.fullmatch(r"decimal\((\d+),(\d+)\)", kind)
+        if precision_scale and precision_scale[1] == precision_scale[2]:
+            values[name] = "0.1"
+    return values
 
 
 def resource_spec(resources: str, name: str) -> str:
