@@ -1,4 +1,4 @@
-"""Command line of the service: `serve`, `prestart` and `create-superuser`."""
+"""Command line of the service: `serve`, `prestart`, `create-superuser` and `add-resource`."""
 
 import argparse
 import asyncio
@@ -12,6 +12,7 @@ from alembic.config import Config
 from .auth.passwords import PasswordHasher
 from .config import Settings
 from .database import Database
+from .scaffold import add_resource
 from .users.schemas import UserCreate
 from .users.service import create_user, ensure_first_superuser
 
@@ -39,6 +40,13 @@ def main(argv: list[str] | None = None) -> None:
         help="read the password from this environment variable instead of prompting",
     )
 
+    add = commands.add_parser("add-resource", help="add a CRUD resource (needs a clean git tree)")
+    add.add_argument(
+        "spec",
+        nargs="?",
+        help="as in the template's resources answer, e.g. 'category name:str(50):unique'",
+    )
+
     args = parser.parse_args(argv)
     if args.command == "serve":
         uvicorn.run(
@@ -51,6 +59,12 @@ def main(argv: list[str] | None = None) -> None:
             access_log=args.access_log,
             timeout_graceful_shutdown=20,
         )
+    elif args.command == "add-resource":
+        spec = args.spec or input("Resource, e.g. 'category name:str(50):unique': ")
+        try:
+            print(add_resource(spec))
+        except ValueError as error:
+            parser.exit(2, f"{error}\n")
     elif args.command == "prestart":
         command.upgrade(Config("alembic.ini"), "head")
         asyncio.run(_ensure_first_superuser())
