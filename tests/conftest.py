@@ -16,6 +16,11 @@ ENV = {
     "UV_PYTHON_DOWNLOADS": "never",
     "PYENV_VERSION": "3.11.7:3.12.1:3.13.0",
     "PYTHONDONTWRITEBYTECODE": "1",
+    # The suite commits to throwaway repositories; CI machines may have no git identity.
+    "GIT_AUTHOR_NAME": "fireup tests",
+    "GIT_AUTHOR_EMAIL": "tests@fireup.invalid",
+    "GIT_COMMITTER_NAME": "fireup tests",
+    "GIT_COMMITTER_EMAIL": "tests@fireup.invalid",
 }
 
 
@@ -59,19 +64,29 @@ def run(
     )
 
 
-def copier_copy(destination: Path, answers: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Render the template's working tree (uncommitted changes included) with these answers."""
+def copier_copy(
+    destination: Path, answers: dict[str, str], template: Path = TEMPLATE, ref: str = "HEAD"
+) -> subprocess.CompletedProcess[str]:
+    """Render the template at `ref` (HEAD includes uncommitted changes) with these answers."""
     data = [argument for key, value in answers.items() for argument in ("--data", f"{key}={value}")]
-    command = ["copier", "copy", "--defaults", "--vcs-ref", "HEAD", *data, str(TEMPLATE)]
+    command = ["copier", "copy", "--defaults", "--vcs-ref", ref, *data, str(template)]
     command.append(str(destination))
-    return run(command, cwd=TEMPLATE, timeout=120)
+    return run(command, cwd=destination.parent, timeout=120)
 
 
-def render(destination: Path, answers: dict[str, str]) -> Project:
-    result = copier_copy(destination, answers)
+def render(
+    destination: Path, answers: dict[str, str], template: Path = TEMPLATE, ref: str = "HEAD"
+) -> Project:
+    result = copier_copy(destination, answers, template, ref)
     assert result.returncode == 0, result.stderr
     answers_file = yaml.safe_load((destination / ".copier-answers.yml").read_text())
     return Project(destination, answers_file)
+
+
+def git(*arguments: str, cwd: Path) -> str:
+    result = run(["git", *arguments], cwd=cwd)
+    assert result.returncode == 0, f"git {' '.join(arguments)}: {result.stderr}"
+    return result.stdout
 
 
 def install(project: Project) -> None:
