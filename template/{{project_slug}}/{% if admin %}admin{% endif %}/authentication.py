@@ -1,0 +1,68 @@
+from sqladmin.authentication import AuthenticationBackend
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from ..auth.passwords import PasswordHasher
+from ..config import Settings
+from ..users.model import User
+from ..users.service import authenticate
+
+SESSION_USER_ID = "user_id"
+
+
+class SuperuserAuthentication(AuthenticationBackend):
+    """Lets active superusers into the admin panel with their API email and password.
+
+    The session lives in a signed, HttpOnly cookie scoped to /admin. Every request reloads the
+    user, so deactivating or demoting a superuser locks them out at once.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        hasher: PasswordHasher,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        base_url: str,
+    ) -> None:
+        super().__init__(
+            secret_key=settings.secret_key.get_secret_value(),
+            session_cookie="admin_session",
+            max_age=settings.admin_session_max_age_seconds,
+            path=base_url,
+            same_site="lax",
+            https_only=settings.environment != "development",
+        )
+        self._hasher = hasher
+        self._sessionmaker = sessionmaker
+
+    async def login(self, request: Request) -> bool:
+        form = await request.form()
+        email, password = form.get("username"), form.get("password")
+        if not isinstance(email, str) or not isinstance(password, str):
+            return False
+        async with self._sessionmaker() as session:
+            user = await authenticate(session, self._hasher, email, password)
+        # One answer for every refusal: it must not tell which part was wrong.
+        if user is None or not _may_administer(user):
+            return False
+        request.session.clear()
+        request.session[SESSION_USER_ID] = user.id
+        return True
+
+    async def logout(self, request: Request) -> RedirectResponse:
+        request.session.clear()
+        return RedirectResponse(request.url_for("admin:login"), status_code=302)
+
+    async def authenticate(self, request: Request) -> bool:
+        user_id = request.session.get(SESSION_USER_ID)
+        if not isinstance(user_id, int):
+            return False
+        async with self._sessionmaker() as session:
+            user = await session.get(User, user_id)
+        return user is not None and _may_administer(user)
+
+
+def _may_administer(user: User) -> bool:
+    return user.is_active and user.is_superuser

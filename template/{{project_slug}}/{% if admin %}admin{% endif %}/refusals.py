@@ -1,0 +1,21 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import HTTPException
+from pydantic import ValidationError
+
+
+class ChangeRefusedError(Exception):
+    """A change the admin panel refuses; sqladmin shows its text above the form or the list."""
+
+
+@contextmanager
+def refusals_for_admin() -> Iterator[None]:
+    """Reword the services' refusals (HTTP errors, invalid input) as a `ChangeRefusedError`."""
+    try:
+        yield
+    except HTTPException as error:
+        raise ChangeRefusedError(error.detail) from error
+    except ValidationError as error:
+        problems = (f"{problem['loc'][0]}: {problem['msg']}" for problem in error.errors())
+        raise ChangeRefusedError("; ".join(problems)) from error

@@ -1,0 +1,34 @@
+from fastapi import FastAPI
+from sqladmin import Admin
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from ..config import Settings
+from ..database import Database
+from ..discovery import feature_modules
+from .authentication import SuperuserAuthentication
+
+BASE_URL = "/admin"
+
+
+def mount_admin(app: FastAPI, settings: Settings) -> Admin:
+    """Serve the admin panel at /admin, with a view from every feature's `admin` module."""
+    database: Database = app.state.database
+    # The API's engine, but a session factory of its own: sqladmin switches autoflush off on the
+    # factory it is given, and the API's sessions should not change because the admin is on.
+    sessionmaker = async_sessionmaker(database.engine, expire_on_commit=False)
+    admin = Admin(
+        app,
+        session_maker=sessionmaker,
+        base_url=BASE_URL,
+        title=f"{settings.project_name} admin",
+        authentication_backend=SuperuserAuthentication(
+            settings, app.state.password_hasher, sessionmaker, base_url=BASE_URL
+        ),
+    )
+    # The admin is a Starlette app of its own: sharing the API's state gives its requests the
+    # same settings, database and password hasher through `request.app.state`.
+    admin.admin.state = app.state
+    for module in feature_modules("admin"):
+        for view in module.views:
+            admin.add_view(view)
+    return admin
