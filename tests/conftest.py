@@ -15,13 +15,24 @@ ENV = {
     **os.environ,
     "UV_PYTHON_DOWNLOADS": "never",
     "PYENV_VERSION": "3.11.7:3.12.1:3.13.0",
-    "PYTHONDONTWRITEBYTECODE": "1",
     # The suite commits to throwaway repositories; CI machines may have no git identity.
     "GIT_AUTHOR_NAME": "fireup tests",
     "GIT_AUTHOR_EMAIL": "tests@fireup.invalid",
     "GIT_COMMITTER_NAME": "fireup tests",
     "GIT_COMMITTER_EMAIL": "tests@fireup.invalid",
 }
+
+
+NOT_SOURCE = {".git", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__"}
+
+
+def source_files(root: Path) -> dict[str, str]:
+    """The text of every file a user would commit, by relative path: no git, venv or caches."""
+    return {
+        str(path.relative_to(root)): path.read_text()
+        for path in root.rglob("*")
+        if path.is_file() and not NOT_SOURCE & set(path.relative_to(root).parts)
+    }
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ SAMPLES = [
         },
     ),
     Sample("registration", {"project_name": "Open Shop", "open_registration": "true"}),
+    Sample("no-admin", {"project_name": "Bare", "admin": "false"}),
     Sample("python-3.11", {"project_name": "Oldest", "python_version": "3.11"}),
     Sample("python-3.13", {"project_name": "Newest", "python_version": "3.13"}),
 ]

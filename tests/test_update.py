@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, Project, git, install, render, run
+from .conftest import TEMPLATE, Project, git, install, render, run, source_files
 
 pytestmark = pytest.mark.slow
 
@@ -17,15 +17,16 @@ RELEASE_COMMITS = {
 UNDER_TEST = "999.0.0"
 NEXT = "999.1.0"
 
-USER_FUNCTION = '''
+USER_ROUTE = '''
 
-def shelf_label(title: str) -> str:
-    """Our own helper, which template updates must keep."""
-    return title.upper()
+@router.get("/{book_id}/label")
+async def read_book_label(book_id: int, books: BookServiceDep) -> dict[str, str]:
+    """Our own endpoint, which template updates must keep."""
+    book = await books.get(book_id)
+    return {"label": book.title.upper()}
 '''
-USER_NOTE = "\n## Our notes\n\nDeploys go out on Tuesdays.\n"
+USER_NOTE = "Run by the shelf team; our runbook lives in docs/runbook.md.\n\n"
 ADDED_RESOURCE = "category name:str(50):unique"
-CACHES = {".git", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__"}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,12 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git("commit", "--quiet", "--allow-empty", "-m", "working tree under test", cwd=path)
     git("tag", UNDER_TEST, cwd=path)
     return path
+
+
+def with_user_note(readme: str) -> str:
+    """The README with the user's line under its title, where template releases leave it be."""
+    title, rest = readme.split("\n\n", 1)
+    return f"{title}\n\n{USER_NOTE}{rest}"
 
 
 def commit_all(project: Project, message: str) -> None:
@@ -67,17 +74,9 @@ def generated_project(template_repo: Path, destination: Path, ref: str) -> Proje
     return project
 
 
-def tree(root: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(root)): path.read_text()
-        for path in root.rglob("*")
-        if path.is_file() and not CACHES & set(path.relative_to(root).parts)
-    }
-
-
 def unmerged_leftovers(project: Project) -> list[str]:
     leftovers = git("diff", "--name-only", "--diff-filter=U", cwd=project.path).split()
-    for name, text in tree(project.path).items():
+    for name, text in source_files(project.path).items():
         markers = any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines())
         if markers or name.endswith(".rej"):
             leftovers.append(name)
@@ -89,10 +88,10 @@ def test_update_from_release_keeps_user_work(
     release: str, template_repo: Path, tmp_path: Path
 ) -> None:
     project = generated_project(template_repo, tmp_path / "project", release)
-    service = project.path / project.slug / "book" / "service.py"
-    service.write_text(service.read_text() + USER_FUNCTION)
+    routes = project.path / project.slug / "book" / "routes.py"
+    routes.write_text(routes.read_text() + USER_ROUTE)
     readme = project.path / "README.md"
-    readme.write_text(readme.read_text() + USER_NOTE)
+    readme.write_text(with_user_note(readme.read_text()))
     commit_all(project, "our edits")
     project.run(project.slug, "add-resource", ADDED_RESOURCE)
     commit_all(project, "add category")
@@ -110,11 +109,11 @@ def test_update_from_release_keeps_user_work(
         template=template_repo,
         ref=UNDER_TEST,
     )
-    expected = tree(fresh.path)
+    expected = source_files(fresh.path)
     expected.pop(".env")
-    expected[f"{project.slug}/book/service.py"] += USER_FUNCTION
-    expected["README.md"] += USER_NOTE
-    updated = tree(project.path)
+    expected[f"{project.slug}/book/routes.py"] += USER_ROUTE
+    expected["README.md"] = with_user_note(expected["README.md"])
+    updated = source_files(project.path)
     updated.pop(".env")
     updated.pop("uv.lock")
     assert sorted(updated) == sorted(expected)
@@ -127,8 +126,10 @@ def test_update_from_release_keeps_user_work(
 
 
 def test_rendering_is_deterministic_outside_env(template_repo: Path, tmp_path: Path) -> None:
-    first = tree(render(tmp_path / "first", {}, template=template_repo, ref=UNDER_TEST).path)
-    second = tree(render(tmp_path / "second", {}, template=template_repo, ref=UNDER_TEST).path)
+    first, second = (
+        source_files(render(tmp_path / name, {}, template=template_repo, ref=UNDER_TEST).path)
+        for name in ("first", "second")
+    )
 
     assert first.pop(".env") != second.pop(".env")
     assert first == second

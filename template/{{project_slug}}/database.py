@@ -3,7 +3,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Connection, DateTime, Dialect, MetaData, event
+from sqlalchemy import Connection, DateTime, Dialect, MetaData, event, make_url
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -63,10 +66,65 @@ class Database:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    engine = create_async_engine(settings.database_url, echo=settings.database_echo)
-    if engine.dialect.name == "sqlite":
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        # SQLite has one writer at a time, and a read transaction that turns into a write fails
+        # at once with "database is locked" when another connection wrote meanwhile: a single
+        # connection makes requests take turns instead.
+        engine = create_async_engine(
+            settings.database_url, echo=settings.database_echo, pool_size=1, max_overflow=0
+        )
         _configure_sqlite(engine)
+        return engine
+    engine = create_async_engine(
+        settings.database_url,
+        echo=settings.database_echo,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        pool_recycle=settings.database_pool_recycle_seconds,
+        # Test each pooled connection on checkout: after a database restart or failover the
+        # dead ones are replaced instead of failing the next requests.
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": settings.database_connect_timeout_seconds,
+            # asyncpg's own cache and SQLAlchemy's cache of asyncpg prepared statements.
+            "statement_cache_size": settings.database_statement_cache_size,
+            "prepared_statement_cache_size": settings.database_statement_cache_size,
+        },
+    )
+    _report_outages_as_operational_errors(engine)
     return engine
+
+
+def _report_outages_as_operational_errors(engine: AsyncEngine) -> None:
+    """Raise OperationalError, which the app answers with 503, whenever the database is away.
+
+    Through asyncpg a refused, timed-out or unresolvable connection raises a bare OSError, not a
+    SQLAlchemy error; a server that is starting or shutting down raises a generic DBAPIError, and
+    so does a query cut off by a restart.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def connect(
+        dialect: Dialect, _: ConnectionPoolEntry, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> DBAPIConnection:
+        dbapi = dialect.loaded_dbapi
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except (OSError, dbapi.Error) as error:
+            reason = str(error) or type(error).__name__
+            raise dbapi.OperationalError(f"cannot connect to the database: {reason}") from error
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def on_error(context: ExceptionContext) -> OperationalError | None:
+        if not context.is_disconnect or isinstance(context.sqlalchemy_exception, OperationalError):
+            return None
+        return OperationalError(
+            context.statement,
+            context.parameters,
+            context.original_exception,
+            connection_invalidated=True,
+        )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

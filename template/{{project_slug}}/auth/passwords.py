@@ -1,18 +1,23 @@
-from typing import Annotated
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, TypeVar
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from fastapi import Depends, Request
 from passlib.context import CryptContext
 
 from ..config import Settings
 
+ResultT = TypeVar("ResultT")
+
 
 class PasswordHasher:
-    """argon2id hashing in worker threads, so a login never blocks the event loop.
+    """argon2id hashing in threads of its own, so a login never blocks the event loop.
 
-    bcrypt hashes (from an older system) still verify and are replaced by argon2id on the next
-    successful login.
+    A small dedicated pool caps concurrent hashes (each takes `argon2_memory_cost_kib`) and keeps
+    their memory in a few threads, where it is reused, instead of in every thread of the loop's
+    default pool. bcrypt hashes (from an older system) still verify and are replaced by argon2id
+    on the next successful login.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -24,26 +29,35 @@ class PasswordHasher:
             argon2__rounds=settings.argon2_time_cost,
             argon2__parallelism=settings.argon2_parallelism,
         )
-        self._limiter = CapacityLimiter(settings.password_hash_concurrency)
-        # Verified against for unknown emails, so they take as long to refuse as a wrong password.
-        self._dummy_hash = self._context.hash("fireup-dummy-password")
+        self._executor = ThreadPoolExecutor(
+            max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
+        )
+        self._dummy_hash: str | None = None
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._context.hash, password, limiter=self._limiter)
+        return await self._run(self._context.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """Whether the password matches, and a new hash to store when the old one is outdated."""
         if password_hash is None:
-            await anyio.to_thread.run_sync(
-                self._context.verify, password, self._dummy_hash, limiter=self._limiter
-            )
+            # Unknown emails are checked against a dummy hash: refusing them takes as long as
+            # refusing a wrong password, so timing does not tell which emails have accounts.
+            if self._dummy_hash is None:
+                self._dummy_hash = await self.hash("fireup-dummy-password")
+            await self._run(self._context.verify, password, self._dummy_hash)
             return False, None
-        return await anyio.to_thread.run_sync(
-            self._context.verify_and_update, password, password_hash, limiter=self._limiter
+        return await self._run(self._context.verify_and_update, password, password_hash)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _run(self, function: Callable[..., ResultT], *arguments: str) -> ResultT:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, function, *arguments
         )
 
 
-def get_password_hasher(request: Request) -> PasswordHasher:
+async def get_password_hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.password_hasher
     return hasher
 

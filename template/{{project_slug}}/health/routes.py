@@ -1,14 +1,16 @@
 import asyncio
+import logging
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import SettingsDep
-from ..database import SessionDep
+from ..database import Database
 
 router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
 
 
 @router.get("/health")
@@ -18,14 +20,20 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready", responses={503: {"description": "The database cannot be reached"}})
-async def ready(session: SessionDep, settings: SettingsDep) -> JSONResponse:
-    """Readiness: the database answers within `READY_TIMEOUT_SECONDS`."""
+async def ready(request: Request, settings: SettingsDep) -> JSONResponse:
+    """Readiness: a pooled connection answers `SELECT 1` within `READY_TIMEOUT_SECONDS`."""
+    database: Database = request.app.state.database
     try:
-        async with asyncio.timeout(settings.ready_timeout_seconds):
-            await session.execute(text("SELECT 1"))
-    except (TimeoutError, OSError, SQLAlchemyError):
+        async with (
+            asyncio.timeout(settings.ready_timeout_seconds),
+            database.engine.connect() as connection,
+        ):
+            await connection.execute(text("SELECT 1"))
+    except (TimeoutError, OSError, SQLAlchemyError) as error:
+        logger.warning("Not ready: %s", error or type(error).__name__)
         return JSONResponse(
             {"status": "unavailable", "detail": "The database cannot be reached"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
         )
     return JSONResponse({"status": "ready"})

@@ -24,6 +24,9 @@ async def authenticate(
     session: AsyncSession, hasher: PasswordHasher, email: str, password: str
 ) -> User | None:
     user = await get_user_by_email(session, email)
+    # End the transaction before the slow hash check, so a login storm does not hold every
+    # pooled connection (on SQLite, its only one) while hashes are computed.
+    await session.commit()
     valid, new_hash = await hasher.verify(password, user.password_hash if user else None)
     if user is None or not valid:
         return None

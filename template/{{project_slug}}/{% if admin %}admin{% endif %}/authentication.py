@@ -1,3 +1,4 @@
+from fastapi import status
 from sqladmin.authentication import AuthenticationBackend
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -53,15 +54,20 @@ class SuperuserAuthentication(AuthenticationBackend):
 
     async def logout(self, request: Request) -> RedirectResponse:
         request.session.clear()
-        return RedirectResponse(request.url_for("admin:login"), status_code=302)
+        return RedirectResponse(request.url_for("admin:login"), status_code=status.HTTP_302_FOUND)
 
     async def authenticate(self, request: Request) -> bool:
-        user_id = request.session.get(SESSION_USER_ID)
-        if not isinstance(user_id, int):
+        user_id = await self.get_user_id(request)
+        if user_id is None:
             return False
         async with self._sessionmaker() as session:
             user = await session.get(User, user_id)
         return user is not None and _may_administer(user)
+
+    async def get_user_id(self, request: Request) -> int | None:
+        """The logged-in user's id; views read it with sqladmin's `get_current_user_id`."""
+        user_id = request.session.get(SESSION_USER_ID)
+        return user_id if isinstance(user_id, int) else None
 
 
 def _may_administer(user: User) -> bool:

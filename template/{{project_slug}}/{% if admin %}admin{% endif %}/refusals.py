@@ -17,5 +17,7 @@ def refusals_for_admin() -> Iterator[None]:
     except HTTPException as error:
         raise ChangeRefusedError(error.detail) from error
     except ValidationError as error:
-        problems = (f"{problem['loc'][0]}: {problem['msg']}" for problem in error.errors())
+        problems = (
+            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
+        )
         raise ChangeRefusedError("; ".join(problems)) from error

@@ -1,0 +1,300 @@
+"""Benchmark fireup's rendered projects against a raw Starlette + asyncpg baseline.
+
+Renders the default (SQLite) project and a PostgreSQL one from the template's working tree,
+installs and boots each as in production (one worker, no access log), seeds data through the API,
+drives load on 127.0.0.1 and writes bench/results/{results.json,results.md,ratios.png}.
+Reports figures; asserts none. Run from the repository root:
+
+    uv run --project bench bench/run.py [--seconds 5]
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import report
+from load import run_load
+from profiling import py_spy, summarize
+from scenarios import Credentials, Fixture, Options, Scenario, login, scenarios, seed
+from servers import Server, ServerSpec, Watch, measure_boots, serve
+from workspace import (
+    BENCH,
+    Project,
+    base_env,
+    install,
+    postgres_database,
+    prestart,
+    render,
+    run_tests,
+    sessions_opened,
+    snapshot_template,
+    update_in_place,
+)
+
+NAME = "Bench Api"
+SLUG = "bench_api"
+PROFILED = ("get_by_id", "list_100")
+PROFILE_RATE = 200
+
+
+@dataclass(frozen=True)
+class Settings:
+    seconds: float
+    warmup: float
+    boots: int
+    profile_seconds: float
+    options: Options
+    results: Path
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=1, help="unmeasured seconds before each")
+    parser.add_argument("--connections", type=int, default=16, help="connections per scenario")
+    parser.add_argument("--logins", type=int, default=32, help="concurrent logins in login storms")
+    parser.add_argument("--rows", type=int, default=150, help="books seeded per user")
+    parser.add_argument("--boots", type=int, default=3, help="boots timed for cold start")
+    parser.add_argument("--profile-seconds", type=float, default=5, help="0 skips profiling")
+    parser.add_argument("--results", type=Path, default=BENCH / "results")
+    args = parser.parse_args(argv)
+    return Settings(
+        args.seconds,
+        args.warmup,
+        args.boots,
+        args.profile_seconds,
+        Options(args.connections, args.logins, args.rows),
+        args.results,
+    )
+
+
+def main() -> None:
+    settings = parse_args()
+    settings.results.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="fireup-bench-") as work:
+        figures = bench(Path(work), settings)
+    figures["ratios"] = report.ratios(figures)
+    figures["cpu_ratios"] = report.cpu_ratios(figures)
+    figures["goals"] = [
+        {"goal": goal.name, "measured": goal.measured, "limit": goal.limit, "met": goal.met}
+        for goal in report.goals(figures)
+    ]
+    figures["bench_seconds"] = round(time.perf_counter() - started, 1)
+    table = report.markdown(figures)
+    (settings.results / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (settings.results / "results.md").write_text(table + "\n")
+    report.chart(figures, settings.results / "ratios.png")
+    print(table)
+    print(
+        f"\nWrote {settings.results}/results.{{json,md}} and ratios.png "
+        f"in {figures['bench_seconds']} s"
+    )
+
+
+def bench(work: Path, settings: Settings) -> dict[str, Any]:
+    template = snapshot_template(_mkdir(work / "template"))
+    sqlite = Project(work / "sqlite", SLUG)
+    tooling = default_project_tooling(template, sqlite)
+    logs = _mkdir(settings.results / "logs")
+    for old in logs.glob("*.log"):
+        old.unlink()
+    with postgres_database() as database_url:
+        postgresql = Project(work / "postgresql", SLUG, database_url)
+        answers = {"project_name": NAME, "database": "postgresql"}
+        tooling["copier_copy_postgresql_seconds"] = render(template, postgresql.path, answers)
+        tooling["install_postgresql_seconds"] = install(postgresql)
+        tooling["prestart_postgresql_seconds"] = prestart(postgresql)
+        fixture = _seeder(postgresql, settings)
+        targets = [
+            Target(_rendered_spec("postgresql", postgresql), fixture),
+            Target(_baseline_spec(postgresql), fixture),
+            Target(_rendered_spec("sqlite", sqlite), _seeder(sqlite, settings)),
+        ]
+        figures, profiles = bench_targets(targets, settings, logs)
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_average_at_end": os.getloadavg(),
+        },
+        "settings": {
+            "seconds": settings.seconds,
+            "warmup": settings.warmup,
+            **settings.options.__dict__,
+        },
+        "tooling": {key: _round(value) for key, value in tooling.items()},
+        "targets": figures,
+        "profiles": profiles,
+    }
+
+
+def default_project_tooling(template: Path, project: Project) -> dict[str, Any]:
+    """Render, update, install, migrate and test the default project, timing each step."""
+    tooling: dict[str, Any] = {
+        "copier_copy_seconds": render(template, project.path, {"project_name": NAME}),
+    }
+    tooling["copier_update_seconds"], tooling["update_conflicts"] = update_in_place(project)
+    tooling["install_seconds"] = install(project)
+    tooling["prestart_seconds"] = prestart(project)
+    tooling["tests_seconds"] = {"first": run_tests(project), "warm": run_tests(project)}
+    return tooling
+
+
+FixtureSource = Callable[[str], Fixture]
+
+
+@dataclass(frozen=True)
+class Target:
+    spec: ServerSpec
+    fixtures: FixtureSource  # seeds through the server at this base URL, or reuses a seeding
+
+
+def _seeder(project: Project, settings: Settings) -> FixtureSource:
+    """Seeds the project through the first server that asks, then hands out that data again.
+
+    The baseline shares the PostgreSQL project's database, so it reuses that project's seeding.
+    """
+    dotenv = project.dotenv()
+    superuser = Credentials(dotenv["FIRST_SUPERUSER_EMAIL"], dotenv["FIRST_SUPERUSER_PASSWORD"])
+    made: list[Fixture] = []
+
+    def source(base_url: str) -> Fixture:
+        if not made:
+            made.append(seed(base_url, superuser, settings.options.rows))
+        return made[0]
+
+    return source
+
+
+def _rendered_spec(name: str, project: Project) -> ServerSpec:
+    return ServerSpec(name, [str(project.bin / project.slug), "serve"], project.path, project.env())
+
+
+def _baseline_spec(project: Project) -> ServerSpec:
+    uvicorn = [sys.executable, "-m", "uvicorn", "baseline:create_app", "--factory"]
+    options = ["--host", "127.0.0.1", "--workers", "1", "--no-access-log"]
+    env = {
+        **base_env(),
+        "DATABASE_URL": project.database_url or "",
+        "SECRET_KEY": project.dotenv()["SECRET_KEY"],
+    }
+    return ServerSpec("baseline", uvicorn + options, BENCH, env)
+
+
+def bench_targets(
+    targets: list[Target], settings: Settings, logs: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Boot figures of each server, then every scenario on each server in turn.
+
+    All servers stay up together and take turns scenario by scenario, so that other work on the
+    machine weighs on every server alike; an idle server costs the others nothing.
+    """
+    figures: dict[str, Any] = {}
+    for target in targets:
+        log = logs / f"{target.spec.name}.log"
+        boot = measure_boots(target.spec, log, settings.boots)
+        figures[target.spec.name] = {"boot": boot.__dict__, "scenarios": {}}
+        print(
+            f"[{target.spec.name}] cold start {boot.cold_start_seconds:.2f} s, "
+            f"idle RSS {boot.idle_rss_mib:.0f} MiB",
+            flush=True,
+        )
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(serve(target.spec, logs / f"{target.spec.name}.log"))
+            for target in targets
+        ]
+        plans = [
+            _plan(server, target, settings) for server, target in zip(servers, targets, strict=True)
+        ]
+        for turn in zip(*plans, strict=True):
+            for server, scenario in zip(servers, turn, strict=True):
+                results = figures[server.spec.name]["scenarios"]
+                results[scenario.name] = run_scenario(server, scenario, settings)
+        profiles = _profile(servers[0], plans[0], settings)
+    return figures, profiles
+
+
+def _plan(server: Server, target: Target, settings: Settings) -> list[Scenario]:
+    fixture = target.fixtures(server.base_url)
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        tokens = login(client, fixture.reader), login(client, fixture.writer)
+    return scenarios(fixture, *tokens, settings.options)
+
+
+def run_scenario(server: Server, scenario: Scenario, settings: Settings) -> dict[str, Any]:
+    """Figures of every stream, and the server's peak RSS, CPU and new database sessions."""
+    streams = list(scenario.streams)
+    if settings.warmup:
+        run_load(server.base_url, streams, settings.warmup)
+    database_url = server.spec.env.get("DATABASE_URL", "")
+    postgres = database_url.startswith("postgresql")
+    sessions_before = sessions_opened(database_url) if postgres else 0
+    with Watch(server) as watch:
+        results = run_load(server.base_url, streams, settings.seconds)
+    figures: dict[str, Any] = {name: result.summary() for name, result in results.items()}
+    requests = max(sum(len(result.latencies) for result in results.values()), 1)
+    figures["peak_rss_mib"] = round(watch.peak_mib, 1)
+    figures["cpu_ms_per_request"] = round(watch.cpu_seconds * 1000 / requests, 2)
+    figures["cpu_cores_busy"] = round(watch.cpu_seconds / settings.seconds, 2)
+    if postgres:
+        # Less the one this count itself opens.
+        opened = sessions_opened(database_url) - sessions_before - 1
+        figures["db_sessions_opened_per_request"] = round(opened / requests, 3)
+    _print_scenario(server.spec.name, scenario.name, figures)
+    return figures
+
+
+def _print_scenario(server: str, scenario: str, figures: dict[str, Any]) -> None:
+    main = figures["main"]
+    print(
+        f"[{server}] {scenario}: {main['requests_per_second']} req/s, p50 {main['p50_ms']} ms, "
+        f"p99 {main['p99_ms']} ms, errors {main['errors']}, peak RSS {figures['peak_rss_mib']} "
+        f"MiB, CPU {figures['cpu_ms_per_request']} ms/request",
+        flush=True,
+    )
+
+
+def _profile(server: Server, plan: list[Scenario], settings: Settings) -> dict[str, Any]:
+    """py-spy the server while it serves the profiled scenarios again."""
+    if not settings.profile_seconds:
+        return {}
+    profiles = {}
+    for scenario in (scenario for scenario in plan if scenario.name in PROFILED):
+        collapsed = settings.results / f"profile-{server.spec.name}-{scenario.name}.txt"
+        with py_spy(server.pid, collapsed, settings.profile_seconds, PROFILE_RATE):
+            run_load(server.base_url, list(scenario.streams), settings.profile_seconds)
+        expected = round(PROFILE_RATE * settings.profile_seconds)
+        profile = summarize(collapsed, SLUG, expected)
+        print(f"[{server.spec.name}] profile {scenario.name}: {profile.headline()}", flush=True)
+        profiles[scenario.name] = profile.as_dict()
+    return profiles
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {key: _round(item) for key, item in value.items()}
+    return value
+
+
+if __name__ == "__main__":
+    main()

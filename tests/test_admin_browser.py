@@ -1,0 +1,139 @@
+"""The admin panel in a real browser: Debian's chromium, driven by Playwright, on a served sample.
+
+Also renders the template with `admin: false` and checks that nothing of sqladmin is left.
+"""
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from .conftest import TEMPLATE, Project, install, render
+from .server import served
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = TEMPLATE / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def project(workspace: Path) -> Project:
+    project = render(workspace / "admin-browser", {"project_name": "Admin Browser"})
+    install(project)
+    return project
+
+
+def api_books(base_url: str, email: str, password: str) -> list[dict[str, object]]:
+    with httpx.Client(base_url=base_url) as client:
+        tokens = client.post("/auth/login", data={"username": email, "password": password})
+        assert tokens.status_code == 200, tokens.text
+        headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+        books = client.get("/books", headers=headers)
+        assert books.status_code == 200, books.text
+        items: list[dict[str, object]] = books.json()["items"]
+        return items
+
+
+def save(page: Page) -> None:
+    page.locator('input[type="submit"][value="Save"]').click()
+
+
+def test_superuser_manages_a_book_in_the_browser(
+    project: Project, browser: Browser, tmp_path: Path
+) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}"}
+    project.run("alembic", "upgrade", "head", env=env)
+    email = project.env["FIRST_SUPERUSER_EMAIL"]
+    password = project.env["FIRST_SUPERUSER_PASSWORD"]
+
+    with served(project, env=env, log=tmp_path / "server.log") as base_url:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+
+        page.goto(f"{base_url}/admin/")
+        expect(page).to_have_url(f"{base_url}/admin/login")
+        page.fill('input[name="username"]', email)
+        page.fill('input[name="password"]', "not the password")
+        page.locator('button[type="submit"]').click()
+        expect(page.get_by_text("Invalid credentials.").first).to_be_visible()
+        page.fill('input[name="username"]', email)
+        page.fill('input[name="password"]', password)
+        page.locator('button[type="submit"]').click()
+        expect(page).to_have_url(f"{base_url}/admin/")
+
+        page.goto(f"{base_url}/admin/book/create")
+        page.fill("#title", "Dune")
+        page.fill("#author", "Frank Herbert")
+        page.fill("#summary", "A desert planet.")
+        page.fill("#published_on", "1965-08-01")
+        page.fill("#price", "9.99")
+        page.check("#in_stock")
+        save(page)
+        expect(page).to_have_url(re.compile(r"/admin/book/list"))
+        row = page.locator("tbody tr", has_text="Dune")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text(email)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "admin-book-list.png", full_page=True)
+
+        [book] = api_books(base_url, email, password)
+        assert book["title"] == "Dune"
+        assert book["price"] == "9.99"
+        assert book["published_on"] == "1965-08-01"
+        assert book["in_stock"] is True
+
+        page.goto(f"{base_url}/admin/book/edit/{book['id']}")
+        page.fill("#title", "Dune Messiah")
+        save(page)
+        expect(page.locator("tbody tr", has_text="Dune Messiah")).to_have_count(1)
+        [book] = api_books(base_url, email, password)
+        assert book["title"] == "Dune Messiah"
+
+        page.goto(f"{base_url}/admin/book/details/{book['id']}")
+        page.locator('a[data-bs-target="#modal-delete"]').click()
+        # The modal's script sets the button's target as it opens: click once it is shown.
+        expect(page.locator("#modal-delete")).to_be_visible()
+        page.locator("#modal-delete-button").click()
+        expect(page).to_have_url(re.compile(r"/admin/book/list"))
+        expect(page.locator("tbody tr", has_text="Dune")).to_have_count(0)
+        assert api_books(base_url, email, password) == []
+
+        page.goto(f"{base_url}/admin/logout")
+        page.goto(f"{base_url}/admin/book/list")
+        expect(page).to_have_url(f"{base_url}/admin/login")
+
+        # Every script, style sheet and font comes from the app itself: no CDN.
+        assert [url for url in requested if not url.startswith(base_url)] == []
+
+
+def test_without_admin_nothing_of_sqladmin_is_rendered(workspace: Path) -> None:
+    project = render(workspace / "without-admin", {"project_name": "Bare", "admin": "false"})
+
+    files = [path for path in project.path.rglob("*") if path.is_file()]
+    assert [path for path in files if "admin" in path.name] == []
+    for path in files:
+        text = path.read_text()
+        for word in ("sqladmin", "wtforms", "mount_admin", "admin_session"):
+            assert word not in text, f"{path.relative_to(project.path)} mentions {word}"

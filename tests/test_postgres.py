@@ -1,0 +1,539 @@
+"""The PostgreSQL answer against a real server: tests, migrations, workers under load, an outage.
+
+The shared server is PostgreSQL on 127.0.0.1:5432 (user postgres, no password), as .ci/run starts
+it. Without it these tests fail under CI=true and are skipped, loudly, anywhere else. The outage
+test never stops that server: it starts a private cluster of its own on a free port.
+"""
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+import pytest
+import yaml
+
+from .conftest import Project, install, render, run
+from .samples import EVERY_TYPE_RESOURCES
+from .server import free_port, served
+from .walk import walk
+
+pytestmark = pytest.mark.slow
+
+HOST = "127.0.0.1"
+PORT = 5432
+# copier.yml's default resource, then every field type.
+DEFAULT_RESOURCES = (
+    "book title:str(200):index author:str(120) summary:text:null published_on:date:null "
+    "price:decimal(10,2):null in_stock:bool"
+)
+ANSWERS = {
+    "project_name": "Pg Sample",
+    "database": "postgresql",
+    "resources": f"{DEFAULT_RESOURCES}; {EVERY_TYPE_RESOURCES}",
+}
+UNAVAILABLE = {"detail": "The database is unavailable; try again shortly"}
+NOT_READY = {"status": "unavailable", "detail": "The database cannot be reached"}
+CLIENTS = 8
+CREATES_PER_CLIENT = 25
+
+
+def url(database: str, port: int = PORT) -> str:
+    return f"postgresql+asyncpg://postgres@{HOST}:{port}/{database}"
+
+
+def psql(sql: str, *, database: str = "postgres", port: int = PORT) -> str:
+    """Run one statement as postgres; return its rows, one per line, columns split by '|'."""
+    command = ["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", str(port)]
+    command += ["-U", "postgres", "-d", database, "-c", sql]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, f"psql {sql!r}: {result.stderr}"
+    return result.stdout.strip()
+
+
+def databases() -> set[str]:
+    return set(psql("SELECT datname FROM pg_database").splitlines())
+
+
+@pytest.fixture(scope="module")
+def postgres() -> None:
+    """The shared server answers, or the test fails in CI and is skipped elsewhere."""
+    problem = None
+    if shutil.which("psql") is None:
+        problem = "psql is not installed"
+    else:
+        check = ["psql", "-X", "-h", HOST, "-p", str(PORT), "-U", "postgres", "-c", "SELECT 1"]
+        result = subprocess.run(check, capture_output=True, text=True, timeout=30, check=False)
+        if result.returncode != 0:
+            problem = result.stderr.strip()
+    if problem is not None:
+        missing(f"PostgreSQL on {HOST}:{PORT} (user postgres) cannot be reached: {problem}")
+
+
+def missing(reason: str) -> NoReturn:
+    """CI must have PostgreSQL: fail there; skip, loudly, anywhere else."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(f"!!! SKIPPED, NOT TESTED: {reason}")
+
+
+@contextmanager
+def throwaway_database() -> Iterator[str]:
+    """A database with a unique name on the shared server, dropped afterwards; yields its URL."""
+    name = f"fireup_{secrets.token_hex(6)}"
+    psql(f"CREATE DATABASE {name}")
+    try:
+        yield url(name)
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="module")
+def project(workspace: Path) -> Project:
+    project = render(workspace / "postgresql", ANSWERS)
+    install(project)
+    return project
+
+
+def test_ruff_mypy_and_hadolint_are_clean(project: Project) -> None:
+    project.run("ruff", "check", ".")
+    project.run("ruff", "format", "--check", ".")
+    project.run("mypy", ".")
+    project.run("hadolint", "Dockerfile")
+
+
+def test_own_test_suite_passes_on_a_throwaway_database(postgres: None, project: Project) -> None:
+    # The URL names a development database that does not even exist: the tests only borrow its
+    # server, make a database of their own there (test_<random>_<slug>) and drop it.
+    development = f"fireup_development_{secrets.token_hex(4)}"
+    env = {"DATABASE_URL": url(development)}
+    result = project.run("pytest", "-q", "-p", "no:cacheprovider", env=env)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert re.match(r"\d+ passed in", summary), summary
+    left = {name for name in databases() if name.endswith(f"_{project.slug}")}
+    assert left == set()
+    assert development not in databases()
+
+    # Proof that they ran on PostgreSQL: with the server away they fail, and say why.
+    unreachable = {"DATABASE_URL": url("postgres", port=free_port())}
+    result = run(["uv", "run", "--frozen", "pytest", "-q", "-x"], cwd=project.path, env=unreachable)
+    assert result.returncode != 0
+    assert "Could not make a throwaway test database" in result.stdout
+
+
+def test_migrations_build_the_schema_with_no_drift(postgres: None, project: Project) -> None:
+    with throwaway_database() as database_url:
+        env = {"DATABASE_URL": database_url}
+        name = database_url.rsplit("/", 1)[1]
+        project.run("alembic", "upgrade", "head", env=env)
+        tables = set(
+            psql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'", database=name
+            ).split()
+        )
+        assert {
+            "users",
+            "refresh_tokens",
+            "books",
+            "people",
+            "blog_categories",
+            "status_log",
+        } <= tables
+        project.run("alembic", "check", env=env)
+        project.run("alembic", "downgrade", "base", env=env)
+        left = psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", database=name)
+        assert left.split() == ["alembic_version"]
+        project.run("alembic", "upgrade", "head", env=env)
+        project.run("alembic", "check", env=env)
+
+
+def login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
+    response = client.post("/auth/login", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_workers_share_the_database_under_a_burst(
+    postgres: None, project: Project, tmp_path: Path
+) -> None:
+    """Two workers start at once on a migrated database, then take concurrent creates."""
+    with throwaway_database() as database_url:
+        name = database_url.rsplit("/", 1)[1]
+        env = {"DATABASE_URL": database_url}
+        project.run("alembic", "upgrade", "head", env=env)
+        # No prestart: both workers find no superuser at startup and race to create it.
+        log = tmp_path / "server.log"
+        email, password = (
+            project.env["FIRST_SUPERUSER_EMAIL"],
+            project.env["FIRST_SUPERUSER_PASSWORD"],
+        )
+        with served(project, "--workers", "2", env=env, log=log) as base_url:
+            wait_for_workers(log, 2)
+            assert psql("SELECT count(*) FROM users WHERE is_superuser", database=name) == "1"
+            walked = walk(base_url, email, password, ANSWERS["resources"])
+            assert len(walked) == len(ANSWERS["resources"].split(";"))
+
+            statuses, created = burst(base_url, email, password)
+            rows = psql("SELECT count(*) FROM books WHERE title LIKE 'burst %'", database=name)
+        text = log.read_text()
+    assert [code for code in statuses if code >= 500] == []
+    assert statuses == [201] * (CLIENTS * CREATES_PER_CLIENT), sorted(set(statuses))
+    assert int(rows) == len(created) == len(set(created)) == CLIENTS * CREATES_PER_CLIENT
+    assert "Could not ensure the first superuser" not in text
+    assert "Traceback" not in text
+    assert "died" not in text, text
+
+
+def wait_for_workers(log: Path, workers: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if log.read_text().count("Application startup complete") >= workers:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{workers} workers did not start:\n{log.read_text()}")
+
+
+def burst(base_url: str, email: str, password: str) -> tuple[list[int], list[int]]:
+    """CLIENTS users at once, each with its own connection, POST CREATES_PER_CLIENT books.
+
+    Returns every status code and the ids of the books created. Bounded: 10 s a request.
+    """
+    with httpx.Client(base_url=base_url, timeout=10) as admin:
+        headers = login(admin, email, password)
+        users = []
+        for number in range(CLIENTS):
+            body = {"email": f"burst{number}@example.com", "password": "a burst of creates"}
+            response = admin.post("/users", json=body, headers=headers)
+            assert response.status_code == 201, response.text
+            users.append(body)
+    start = threading.Barrier(CLIENTS)
+
+    def client(user: dict[str, str]) -> list[tuple[int, int | None]]:
+        results = []
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            headers = login(http, user["email"], user["password"])
+            start.wait(timeout=30)
+            for number in range(CREATES_PER_CLIENT):
+                book = {
+                    "title": f"burst {user['email']} {number}",
+                    "author": "load",
+                    "in_stock": True,
+                }
+                response = http.post("/books", json=book, headers=headers)
+                created = response.json()["id"] if response.status_code == 201 else None
+                results.append((response.status_code, created))
+        return results
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        outcomes = [
+            result for results in pool.map(client, users, timeout=120) for result in results
+        ]
+    statuses = [status for status, _ in outcomes]
+    created = [book_id for _, book_id in outcomes if book_id is not None]
+    return statuses, created
+
+
+@dataclass
+class Cluster:
+    """A PostgreSQL cluster of this test alone, in a temporary directory, on a free port."""
+
+    directory: Path
+    port: int
+
+    @property
+    def bin(self) -> Path:
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=version_of)
+        if not versions:
+            missing("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
+        return versions[-1].parent
+
+    def pg(self, program: str, *arguments: str) -> None:
+        # PostgreSQL refuses to run as root: root runs it as the postgres user.
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        command = [*as_postgres, str(self.bin / program), *arguments]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, f"{program} {arguments}: {result.stdout}{result.stderr}"
+
+    def init(self) -> None:
+        self.pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses={HOST} -c fsync=off"
+        log = str(self.directory / "server.log")
+        self.pg("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+
+def version_of(pg_ctl: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", pg_ctl.parent.parent.name))
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    # Not under pytest's tmp_path: the postgres user must be able to enter the directory.
+    directory = Path(tempfile.mkdtemp(prefix="fireup-outage-"))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    cluster = Cluster(directory, free_port())
+    cluster.init()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        if (cluster.data / "postmaster.pid").exists():
+            cluster.stop("immediate")
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def timed(
+    client: httpx.Client, method: str, path: str, **options: Any
+) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = client.request(method, path, **options)
+    return response, time.monotonic() - started
+
+
+def test_outage_answers_503_and_recovers_without_a_restart(
+    postgres: None, project: Project, cluster: Cluster, tmp_path: Path
+) -> None:
+    psql("CREATE DATABASE app", port=cluster.port)
+    ready_timeout = 1.0
+    env = {
+        "DATABASE_URL": url("app", port=cluster.port),
+        "READY_TIMEOUT_SECONDS": str(ready_timeout),
+        "DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
+    }
+    project.run(project.slug, "prestart", env=env)
+    log = tmp_path / "server.log"
+    email, password = project.env["FIRST_SUPERUSER_EMAIL"], project.env["FIRST_SUPERUSER_PASSWORD"]
+    book = {"title": "outage", "author": "someone", "in_stock": False}
+    with (
+        served(project, "--workers", "2", env=env, log=log) as base_url,
+        httpx.Client(base_url=base_url, timeout=10) as client,
+    ):
+        wait_for_workers(log, 2)
+        headers = login(client, email, password)
+        assert client.get("/ready").json() == {"status": "ready"}
+        book_id = client.post("/books", json=book, headers=headers).json()["id"]
+
+        # A query in flight when the server goes down: cut off mid-statement, still a 503.
+        lock = f"SELECT id FROM books WHERE id = {book_id} FOR UPDATE"
+        with row_locked(cluster, lock), ThreadPoolExecutor(1) as pool:
+            blocked = pool.submit(
+                httpx.patch,
+                f"{base_url}/books/{book_id}",
+                json={"title": "blocked"},
+                headers=headers,
+                timeout=10,
+            )
+            wait_for_session(cluster, "wait_event_type = 'Lock'")
+            cluster.stop()
+            response = blocked.result(timeout=15)
+        assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+
+        # While it is down: 503 with the JSON body, fast, from both workers.
+        for _ in range(6):
+            response, elapsed = timed(client, "GET", "/ready")
+            assert (response.status_code, response.json()) == (503, NOT_READY)
+            assert elapsed < ready_timeout + 1, elapsed
+            for method, path, options in [
+                ("GET", "/books", {"headers": headers}),
+                ("POST", "/books", {"headers": headers, "json": book}),
+                ("POST", "/auth/login", {"data": {"username": email, "password": password}}),
+            ]:
+                response, elapsed = timed(client, method, path, **options)
+                assert (response.status_code, response.json()) == (503, UNAVAILABLE), path
+                assert response.headers["retry-after"] == "5"
+                assert elapsed < 3, (path, elapsed)
+
+        # Back: the same processes serve again.
+        cluster.start()
+        deadline = time.monotonic() + 20
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "/ready did not recover within 20 s"
+            time.sleep(0.2)
+        for _ in range(6):
+            assert client.get("/ready").json() == {"status": "ready"}
+            listed = client.get("/books", headers=headers)
+            assert listed.status_code == 200, listed.text
+            assert client.post("/books", json=book, headers=headers).status_code == 201
+
+        # A restart while the app is idle leaves dead connections in both pools: checked
+        # before use, they are replaced, and not a single request fails.
+        cluster.stop()
+        cluster.start()
+        for _ in range(6):
+            listed = client.get("/books", headers=headers)
+            assert listed.status_code == 200, listed.text
+        rows = psql("SELECT count(*) FROM books", database="app", port=cluster.port)
+        assert rows == "7"
+        text = log.read_text()
+    # The same two workers served throughout: none died or was restarted.
+    assert text.count("Application startup complete") == 2, text
+    assert "died" not in text, text
+    assert "Traceback" not in text, text
+    assert "Database unavailable during GET /books" in text
+
+
+@contextmanager
+def row_locked(cluster: Cluster, select_for_update: str) -> Iterator[None]:
+    """Hold row locks from another session until the block ends (or the server goes away)."""
+    command = ["psql", "-X", "-q", "-h", HOST, "-p", str(cluster.port), "-U", "postgres", "app"]
+    locker = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert locker.stdin is not None
+    locker.stdin.write(f"BEGIN;\n{select_for_update};\nSELECT pg_sleep(60);\n")
+    locker.stdin.flush()
+    try:
+        # Sleeping, it holds the locks.
+        wait_for_session(cluster, "wait_event = 'PgSleep'")
+        yield
+    finally:
+        locker.kill()
+        locker.wait(timeout=10)
+
+
+def wait_for_session(cluster: Cluster, condition: str) -> None:
+    """Until a session of the cluster is in this state (a condition on pg_stat_activity)."""
+    sql = f"SELECT count(*) FROM pg_stat_activity WHERE {condition}"
+    deadline = time.monotonic() + 15
+    while psql(sql, port=cluster.port) == "0":
+        assert time.monotonic() < deadline, f"no session with {condition} within 15 s"
+        time.sleep(0.1)
+
+
+def test_a_silent_database_answers_503_within_the_timeouts(
+    project: Project, tmp_path: Path
+) -> None:
+    """A server that accepts connections and never answers: no request hangs past its timeout."""
+    with socket.socket() as silent:
+        silent.bind((HOST, 0))
+        silent.listen(64)
+        env = {
+            "DATABASE_URL": url("app", port=silent.getsockname()[1]),
+            "READY_TIMEOUT_SECONDS": "1",
+            "DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
+        }
+        credentials = {"username": "someone@example.com", "password": "any password at all"}
+        with (
+            served(project, env=env, log=tmp_path / "server.log") as base_url,
+            httpx.Client(base_url=base_url, timeout=10) as client,
+        ):
+            response, elapsed = timed(client, "GET", "/ready")
+            assert (response.status_code, response.json()) == (503, NOT_READY)
+            assert elapsed < 1 + 1, elapsed
+            response, elapsed = timed(client, "POST", "/auth/login", data=credentials)
+            assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+            assert 2 <= elapsed < 2 + 1.5, elapsed
+    assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+def dockerfile_stages(text: str) -> list[list[tuple[str, str]]]:
+    """The Dockerfile's instructions, (NAME, arguments), grouped by build stage."""
+    logical = re.sub(r"\\\n\s*", " ", text)
+    stages: list[list[tuple[str, str]]] = []
+    for line in logical.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, arguments = line.partition(" ")
+        if name.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((name.upper(), arguments.strip()))
+    return stages
+
+
+def arguments_of(stage: list[tuple[str, str]], name: str) -> list[str]:
+    return [arguments for instruction, arguments in stage if instruction == name]
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_deploy_files_are_sound(project: Project, workspace: Path, database: str) -> None:
+    """Checked statically: the template's CI has no Docker engine to build or run them."""
+    rendered = project if database == "postgresql" else render(workspace / "deploy-sqlite", {})
+    slug = rendered.slug
+    project.run("hadolint", str(rendered.path / "Dockerfile"))
+
+    build, runtime = dockerfile_stages((rendered.path / "Dockerfile").read_text())
+    assert re.fullmatch(r"python:\d+\.\d+-slim AS build", arguments_of(build, "FROM")[0])
+    assert any("UV_COMPILE_BYTECODE=1" in env for env in arguments_of(build, "ENV"))
+    assert any("uv sync --locked --no-dev" in command for command in arguments_of(build, "RUN"))
+    assert any(copy.startswith("--from=build ") for copy in arguments_of(runtime, "COPY"))
+    (user,) = arguments_of(runtime, "USER")
+    assert user.split(":")[0] not in {"root", "0"}
+    (healthcheck,) = arguments_of(runtime, "HEALTHCHECK")
+    assert "/health" in healthcheck
+    (cmd,) = arguments_of(runtime, "CMD")
+    assert yaml.safe_load(cmd)[:4] == [slug, "serve", "--host", "0.0.0.0"]
+    assert "--workers" in yaml.safe_load(cmd)
+
+    ignored = (rendered.path / ".dockerignore").read_text().split()
+    assert {".env", ".venv/", ".git/"} <= set(ignored)
+
+    compose = yaml.safe_load((rendered.path / "compose.yaml").read_text())
+    services = compose["services"]
+    expected = {"db", "prestart", "app"} if database == "postgresql" else {"prestart", "app"}
+    assert set(services) == expected
+    prestart, app = services["prestart"], services["app"]
+    for service in (prestart, app):
+        assert service["env_file"] == ".env"
+        assert service["build"] == "."
+        assert service["environment"]["ENVIRONMENT"] == "production"
+    assert prestart["command"] == [slug, "prestart"]
+    assert prestart["restart"] == "no"
+    assert app["command"][:4] == [slug, "serve", "--host", "0.0.0.0"]
+    assert app["depends_on"] == {"prestart": {"condition": "service_completed_successfully"}}
+    assert app["stop_grace_period"] == "30s"
+    assert all(port.startswith("127.0.0.1:") for port in app["ports"])
+    database_url = app["environment"]["DATABASE_URL"]
+    if database == "postgresql":
+        db = services["db"]
+        assert db["image"].startswith("postgres:")
+        assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+        assert prestart["depends_on"] == {"db": {"condition": "service_healthy"}}
+        # The password is interpolated from .env, never written down.
+        assert db["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+        assert re.fullmatch(
+            rf"postgresql\+asyncpg://{slug}:\$\{{POSTGRES_PASSWORD:\?[^}}]+\}}@db:5432/{slug}",
+            database_url,
+        )
+        assert set(compose["volumes"]) == {"postgres"}
+    else:
+        assert database_url == f"sqlite+aiosqlite:////data/{slug}.db"
+        assert prestart["volumes"] == app["volumes"] == ["data:/data"]
+        assert set(compose["volumes"]) == {"data"}
+
+    workflow = yaml.safe_load((rendered.path / ".github/workflows/ci.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    steps = [step.get("run", "") for step in job["steps"]]
+    for command in ["uv sync --locked", "uv run ruff check .", "uv run ruff format --check ."]:
+        assert command in steps
+    assert {"uv run mypy .", "uv run hadolint Dockerfile", "uv run pytest"} <= set(steps)
+    if database == "postgresql":
+        assert job["services"]["postgres"]["image"].startswith("postgres:")
+        assert job["env"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    else:
+        assert "services" not in job
