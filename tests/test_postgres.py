@@ -527,7 +527,9 @@ def test_deploy_files_are_sound(project: Project, workspace: Path, database: str
         assert set(compose["volumes"]) == {"data"}
 
     workflow = yaml.safe_load((rendered.path / ".github/workflows/ci.yml").read_text())
-    (job,) = workflow["jobs"].values()
+    job, template_update = workflow["jobs"]["check"], workflow["jobs"]["template-update"]
+    assert template_update["continue-on-error"] is True
+    assert "uvx copier check-update" in [step.get("run") for step in template_update["steps"]]
     steps = [step.get("run", "") for step in job["steps"]]
     for command in ["uv sync --locked", "uv run ruff check .", "uv run ruff format --check ."]:
         assert command in steps
