@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .conftest import TEMPLATE, Project, install, render
 from .server import served
+from .walk import bearer, login
 
 pytestmark = pytest.mark.slow
 
@@ -46,10 +47,7 @@ def project(workspace: Path) -> Project:
 
 def api_books(base_url: str, email: str, password: str) -> list[dict[str, object]]:
     with httpx.Client(base_url=base_url) as client:
-        tokens = client.post("/auth/login", data={"username": email, "password": password})
-        assert tokens.status_code == 200, tokens.text
-        headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
-        books = client.get("/books", headers=headers)
+        books = client.get("/books", headers=bearer(login(client, email, password)))
         assert books.status_code == 200, books.text
         items: list[dict[str, object]] = books.json()["items"]
         return items

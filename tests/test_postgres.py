@@ -28,7 +28,7 @@ import yaml
 from .conftest import Project, install, render, run
 from .samples import EVERY_TYPE_RESOURCES
 from .server import free_port, served
-from .walk import walk
+from .walk import bearer, login, walk
 
 pytestmark = pytest.mark.slow
 
@@ -159,12 +159,6 @@ def test_migrations_build_the_schema_with_no_drift(postgres: None, project: Proj
         project.run("alembic", "check", env=env)
 
 
-def login(client: httpx.Client, email: str, password: str) -> dict[str, str]:
-    response = client.post("/auth/login", data={"username": email, "password": password})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def test_workers_share_the_database_under_a_burst(
     postgres: None, project: Project, tmp_path: Path
 ) -> None:
@@ -211,7 +205,7 @@ def burst(base_url: str, email: str, password: str) -> tuple[list[int], list[int
     Returns every status code and the ids of the books created. Bounded: 10 s a request.
     """
     with httpx.Client(base_url=base_url, timeout=10) as admin:
-        headers = login(admin, email, password)
+        headers = bearer(login(admin, email, password))
         users = []
         for number in range(CLIENTS):
             body = {"email": f"burst{number}@example.com", "password": "a burst of creates"}
@@ -223,7 +217,7 @@ def burst(base_url: str, email: str, password: str) -> tuple[list[int], list[int
     def client(user: dict[str, str]) -> list[tuple[int, int | None]]:
         results = []
         with httpx.Client(base_url=base_url, timeout=10) as http:
-            headers = login(http, user["email"], user["password"])
+            headers = bearer(login(http, user["email"], user["password"]))
             start.wait(timeout=30)
             for number in range(CREATES_PER_CLIENT):
                 book = {
@@ -330,7 +324,7 @@ def test_outage_answers_503_and_recovers_without_a_restart(
         httpx.Client(base_url=base_url, timeout=10) as client,
     ):
         wait_for_workers(log, 2)
-        headers = login(client, email, password)
+        headers = bearer(login(client, email, password))
         assert client.get("/ready").json() == {"status": "ready"}
         book_id = client.post("/books", json=book, headers=headers).json()["id"]
 

@@ -144,8 +144,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
     async with database.sessionmaker() as session:
         yield session
 

@@ -1,13 +1,13 @@
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..config import SettingsDep
-from ..database import Database
+from ..database import DatabaseDep
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger(__name__)
@@ -20,9 +20,8 @@ async def health() -> dict[str, str]:
 
 
 @router.get("/ready", responses={503: {"description": "The database cannot be reached"}})
-async def ready(request: Request, settings: SettingsDep) -> JSONResponse:
+async def ready(database: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: a pooled connection answers `SELECT 1` within `READY_TIMEOUT_SECONDS`."""
-    database: Database = request.app.state.database
     try:
         async with (
             asyncio.timeout(settings.ready_timeout_seconds),
