@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .postgres import require_postgres
+
 TEMPLATE = Path(__file__).resolve().parent.parent
 
 # uv here cannot download Pythons: it must find the pyenv ones, all of them.
@@ -24,6 +26,9 @@ ENV = {
 
 
 NOT_SOURCE = {".git", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__"}
+
+
+MIGRATIONS = "migrations/versions/"
 
 
 def source_files(root: Path) -> dict[str, str]:
@@ -69,6 +74,8 @@ def run(
         cwd=cwd,
         env={**ENV, **(env or {})},
         capture_output=True,
+        # No terminal, as in CI: commands that would ask must say what to do instead.
+        stdin=subprocess.DEVNULL,
         text=True,
         timeout=timeout,
         check=False,
@@ -106,8 +113,76 @@ def install(project: Project) -> None:
     assert result.returncode == 0, result.stderr
 
 
+RELEASE_COMMITS = {
+    release["version"]: release["commit"]
+    for release in yaml.safe_load((TEMPLATE / "releases.yml").read_text())
+}
+UNDER_TEST = "999.0.0"
+NEXT = "999.1.0"
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository with each release tagged, and the working tree as UNDER_TEST."""
+    path = tmp_path_factory.mktemp("template") / "fireup"
+    git("clone", "--quiet", str(TEMPLATE), str(path), cwd=path.parent)
+    for version, commit in RELEASE_COMMITS.items():
+        git("tag", "--force", version, commit, cwd=path)
+    git("rm", "-r", "--quiet", ".", cwd=path)
+    files = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE).split("\n")
+    for name in filter(None, files):
+        if (TEMPLATE / name).is_file():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, path / name)
+    git("add", "--all", cwd=path)
+    git("commit", "--quiet", "--allow-empty", "-m", "working tree under test", cwd=path)
+    git("tag", UNDER_TEST, cwd=path)
+    return path
+
+
+def commit_all(project: Project, message: str) -> None:
+    git("add", "--all", cwd=project.path)
+    git("commit", "--quiet", "-m", message, cwd=project.path)
+
+
+def copier_update(
+    project: Project, ref: str, *options: str, succeeds: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`copier update` to `ref`, keeping the answers; `succeeds` says how it must end."""
+    command = ["copier", "update", "--defaults", "--trust", "--vcs-ref", ref, *options]
+    result = run(command, cwd=project.path, timeout=300)
+    # copier exits 0 even when it leaves conflicts: callers check for them.
+    assert (result.returncode == 0) == succeeds, f"{result.stdout}\n{result.stderr}"
+    return result
+
+
+def generated_project(
+    template_repo: Path, destination: Path, ref: str, answers: dict[str, str] | None = None
+) -> Project:
+    project = render(destination, answers or {}, template=template_repo, ref=ref)
+    git("init", "--quiet", cwd=project.path)
+    install(project)
+    commit_all(project, f"generated from fireup {ref}")
+    return project
+
+
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("samples")
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> None:
+    """The shared PostgreSQL server answers (tests/postgres.py)."""
+    require_postgres()
+
+
+def migration_files(project: Project) -> dict[str, str]:
+    """The project's revisions, by name: databases may have run each of them."""
+    return {
+        name: text
+        for name, text in source_files(project.path).items()
+        if name.startswith(MIGRATIONS)
+    }

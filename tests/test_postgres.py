@@ -19,21 +19,20 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 
 from .conftest import Project, install, render, run
+from .postgres import HOST, databases, missing, psql, throwaway_database, url
 from .samples import EVERY_TYPE_RESOURCES
 from .server import free_port, served
 from .walk import bearer, login, walk
 
 pytestmark = pytest.mark.slow
 
-HOST = "127.0.0.1"
-PORT = 5432
 # copier.yml's default resource, then every field type.
 DEFAULT_RESOURCES = (
     "book title:str(200):index author:str(120) summary:text:null published_on:date:null "
@@ -48,56 +47,6 @@ UNAVAILABLE = {"detail": "The database is unavailable; try again shortly"}
 NOT_READY = {"status": "unavailable", "detail": "The database cannot be reached"}
 CLIENTS = 8
 CREATES_PER_CLIENT = 25
-
-
-def url(database: str, port: int = PORT) -> str:
-    return f"postgresql+asyncpg://postgres@{HOST}:{port}/{database}"
-
-
-def psql(sql: str, *, database: str = "postgres", port: int = PORT) -> str:
-    """Run one statement as postgres; return its rows, one per line, columns split by '|'."""
-    command = ["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-h", HOST, "-p", str(port)]
-    command += ["-U", "postgres", "-d", database, "-c", sql]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-    assert result.returncode == 0, f"psql {sql!r}: {result.stderr}"
-    return result.stdout.strip()
-
-
-def databases() -> set[str]:
-    return set(psql("SELECT datname FROM pg_database").splitlines())
-
-
-@pytest.fixture(scope="module")
-def postgres() -> None:
-    """The shared server answers, or the test fails in CI and is skipped elsewhere."""
-    problem = None
-    if shutil.which("psql") is None:
-        problem = "psql is not installed"
-    else:
-        check = ["psql", "-X", "-h", HOST, "-p", str(PORT), "-U", "postgres", "-c", "SELECT 1"]
-        result = subprocess.run(check, capture_output=True, text=True, timeout=30, check=False)
-        if result.returncode != 0:
-            problem = result.stderr.strip()
-    if problem is not None:
-        missing(f"PostgreSQL on {HOST}:{PORT} (user postgres) cannot be reached: {problem}")
-
-
-def missing(reason: str) -> NoReturn:
-    """CI must have PostgreSQL: fail there; skip, loudly, anywhere else."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(f"!!! SKIPPED, NOT TESTED: {reason}")
-
-
-@contextmanager
-def throwaway_database() -> Iterator[str]:
-    """A database with a unique name on the shared server, dropped afterwards; yields its URL."""
-    name = f"fireup_{secrets.token_hex(6)}"
-    psql(f"CREATE DATABASE {name}")
-    try:
-        yield url(name)
-    finally:
-        psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")
@@ -486,6 +435,8 @@ def test_deploy_files_are_sound(project: Project, workspace: Path, database: str
 
     ignored = (rendered.path / ".dockerignore").read_text().split()
     assert {".env", ".venv/", ".git/"} <= set(ignored)
+    # Whichever database it uses now, a SQLite file left from before holds password hashes.
+    assert {".env", "*.db", "*.db-wal"} <= set((rendered.path / ".gitignore").read_text().split())
 
     compose = yaml.safe_load((rendered.path / "compose.yaml").read_text())
     services = compose["services"]

@@ -1,21 +1,28 @@
 """`copier update` from every release to the working tree merges cleanly and keeps user work."""
 
-import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import TEMPLATE, Project, git, install, render, run, source_files
+from .conftest import (
+    MIGRATIONS,
+    NEXT,
+    RELEASE_COMMITS,
+    UNDER_TEST,
+    Project,
+    commit_all,
+    copier_update,
+    generated_project,
+    git,
+    migration_files,
+    render,
+    run,
+    source_files,
+)
 
 pytestmark = pytest.mark.slow
-
-RELEASE_COMMITS = {
-    release["version"]: release["commit"]
-    for release in yaml.safe_load((TEMPLATE / "releases.yml").read_text())
-}
-UNDER_TEST = "999.0.0"
-NEXT = "999.1.0"
 
 USER_ROUTE = '''
 
@@ -29,49 +36,10 @@ USER_NOTE = "Run by the shelf team; our runbook lives in docs/runbook.md.\n\n"
 ADDED_RESOURCE = "category name:str(50):unique"
 
 
-@pytest.fixture(scope="module")
-def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone of this repository with each release tagged, and the working tree as UNDER_TEST."""
-    path = tmp_path_factory.mktemp("template") / "fireup"
-    git("clone", "--quiet", str(TEMPLATE), str(path), cwd=path.parent)
-    for version, commit in RELEASE_COMMITS.items():
-        git("tag", "--force", version, commit, cwd=path)
-    git("rm", "-r", "--quiet", ".", cwd=path)
-    files = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=TEMPLATE).split("\n")
-    for name in filter(None, files):
-        if (TEMPLATE / name).is_file():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE / name, path / name)
-    git("add", "--all", cwd=path)
-    git("commit", "--quiet", "--allow-empty", "-m", "working tree under test", cwd=path)
-    git("tag", UNDER_TEST, cwd=path)
-    return path
-
-
 def with_user_note(readme: str) -> str:
     """The README with the user's line under its title, where template releases leave it be."""
     title, rest = readme.split("\n\n", 1)
     return f"{title}\n\n{USER_NOTE}{rest}"
-
-
-def commit_all(project: Project, message: str) -> None:
-    git("add", "--all", cwd=project.path)
-    git("commit", "--quiet", "-m", message, cwd=project.path)
-
-
-def copier_update(project: Project, ref: str, *options: str) -> None:
-    command = ["copier", "update", "--defaults", "--trust", "--vcs-ref", ref, *options]
-    result = run(command, cwd=project.path, timeout=300)
-    # copier exits 0 even when it leaves conflicts: callers check for them.
-    assert result.returncode == 0, result.stderr
-
-
-def generated_project(template_repo: Path, destination: Path, ref: str) -> Project:
-    project = render(destination, {}, template=template_repo, ref=ref)
-    git("init", "--quiet", cwd=project.path)
-    install(project)
-    commit_all(project, f"generated from fireup {ref}")
-    return project
 
 
 def unmerged_leftovers(project: Project) -> list[str]:
@@ -96,6 +64,10 @@ def test_update_from_release_keeps_user_work(
     project.run(project.slug, "add-resource", ADDED_RESOURCE)
     commit_all(project, "add category")
     secrets = (project.path / ".env").read_text()
+    database = tmp_path / "rows.db"
+    project.run("alembic", "upgrade", "head", env=sqlite_env(database))
+    insert_rows(database)
+    migrations = migration_files(project)
 
     copier_update(project, UNDER_TEST)
 
@@ -109,20 +81,80 @@ def test_update_from_release_keeps_user_work(
         template=template_repo,
         ref=UNDER_TEST,
     )
-    expected = source_files(fresh.path)
+    # Migrations are the project's history, not the template's: compared below, not here.
+    expected = without_migrations(source_files(fresh.path))
     expected.pop(".env")
     expected[f"{project.slug}/book/routes.py"] += USER_ROUTE
     expected["README.md"] = with_user_note(expected["README.md"])
-    updated = source_files(project.path)
+    updated = without_migrations(source_files(project.path))
     updated.pop(".env")
     updated.pop("uv.lock")
     assert sorted(updated) == sorted(expected)
     assert [name for name in expected if updated[name] != expected[name]] == []
 
-    install(project)
+    after = migration_files(project)
+    assert {name: after.get(name) for name in migrations} == migrations
+    project.run("alembic", "upgrade", "head", env=sqlite_env(database))
+    project.run("alembic", "check", env=sqlite_env(database))
+    assert count_rows(database) == {"users": 1, "books": 2, "categories": 1}
     project.run("ruff", "check", ".")
+    project.run("ruff", "format", "--check", ".")
     project.run("mypy", ".")
     project.run("pytest", "-q", "-p", "no:cacheprovider")
+
+
+def test_add_resource_says_what_it_needs(template_repo: Path, tmp_path: Path) -> None:
+    project = generated_project(template_repo, tmp_path / "project", UNDER_TEST)
+    add_resource = ["uv", "run", "--frozen", project.slug, "add-resource"]
+
+    no_spec = run(add_resource, cwd=project.path)
+    existing = run([*add_resource, "book isbn:str(13)"], cwd=project.path)
+
+    assert no_spec.returncode == 2
+    assert "add-resource needs a resource" in no_spec.stderr
+    assert "Traceback" not in no_spec.stderr
+    assert existing.returncode == 2
+    assert "'book' is already a resource" in existing.stderr
+    assert "--data 'resources=" in existing.stderr
+    assert git("status", "--porcelain", cwd=project.path) == ""
+
+
+def without_migrations(files: dict[str, str]) -> dict[str, str]:
+    return {name: text for name, text in files.items() if not name.startswith(MIGRATIONS)}
+
+
+def sqlite_env(database: Path) -> dict[str, str]:
+    return {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+
+
+def insert_rows(database: Path) -> None:
+    """Rows as a user of any release has them: a user, two books and a category."""
+    stamp = "2024-01-01 00:00:00.000000"
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO users (email, password_hash, is_active, is_superuser, created_at) "
+            "VALUES ('reader@example.com', 'not a hash', 1, 0, ?)",
+            (stamp,),
+        )
+        for title in ("Dune", "Emma"):
+            connection.execute(
+                "INSERT INTO books (owner_id, title, author, in_stock, created_at, updated_at) "
+                "VALUES (1, ?, 'Someone', 1, ?, ?)",
+                (title, stamp, stamp),
+            )
+        connection.execute(
+            "INSERT INTO categories (owner_id, name, created_at, updated_at) "
+            "VALUES (1, 'novels', ?, ?)",
+            (stamp, stamp),
+        )
+
+
+def count_rows(database: Path) -> dict[str, int]:
+    with sqlite3.connect(database) as connection:
+        return {
+            table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("users", "books", "categories")
+        }
 
 
 def test_rendering_is_deterministic_outside_env(template_repo: Path, tmp_path: Path) -> None:

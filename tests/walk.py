@@ -67,7 +67,7 @@ def resource_paths(openapi: JSON) -> list[tuple[str, str]]:
     """(collection path, create schema name) of every CRUD resource the API documents."""
     found = []
     for path, operations in openapi["paths"].items():
-        if path.startswith(("/auth", "/users")) or "post" not in operations:
+        if path.split("/")[1] in {"auth", "users"} or "post" not in operations:
             continue
         reference = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
         found.append((path, reference["$ref"].rsplit("/", 1)[-1]))

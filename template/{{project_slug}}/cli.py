@@ -1,9 +1,11 @@
-"""Command line of the service: `serve`, `prestart`, `create-superuser` and `add-resource`."""
+"""Command line of the service: `serve`, `prestart`, `create-superuser`, `make-migration` and
+`add-resource`."""
 
 import argparse
 import asyncio
 import getpass
 import os
+import sys
 
 import uvicorn
 
@@ -44,6 +46,39 @@ def main(argv: list[str] | None = None) -> None:
         help="read the password from this environment variable instead of prompting",
     )
 
+    make = commands.add_parser(
+        "make-migration",
+        help="append a migration that brings the schema from the last migration to the models",
+        description=(
+            "Compares the models with the schema that every migration so far builds, and writes "
+            "the difference as a new migration. Dropped tables and columns, and columns that "
+            "become required on tables that may hold rows, are asked about at a terminal and "
+            "otherwise refused until decided with the options below."
+        ),
+    )
+    make.add_argument("-m", "--message", help="what the migration does (made up when left out)")
+    make.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="TABLE[.COLUMN]",
+        help="drop this table or column, and its data, which the models no longer have",
+    )
+    make.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="TABLE[.COLUMN]=NEW_NAME",
+        help="rename this table or column, keeping its data",
+    )
+    make.add_argument(
+        "--default",
+        action="append",
+        default=[],
+        metavar="TABLE.COLUMN=VALUE",
+        help="give the rows that already exist this value in a column that becomes required",
+    )
+
     add = commands.add_parser("add-resource", help="add a CRUD resource (needs a clean git tree)")
     add.add_argument(
         "spec",
@@ -66,10 +101,16 @@ def main(argv: list[str] | None = None) -> None:
             # On SIGTERM stop accepting, let requests in flight finish for up to this long.
             timeout_graceful_shutdown=20,
         )
+    elif args.command == "make-migration":
+        _make_migration(parser, args)
     elif args.command == "add-resource":
         from .scaffold import add_resource
 
-        spec = args.spec or input("Resource, e.g. 'category name:str(50):unique': ")
+        spec = args.spec
+        if spec is None and sys.stdin.isatty():
+            spec = input("Resource, e.g. 'category name:str(50):unique': ")
+        if not spec or not spec.strip():
+            parser.error("add-resource needs a resource, e.g. add-resource 'category name:str(50)'")
         try:
             print(add_resource(spec))
         except ValueError as error:
@@ -80,6 +121,36 @@ def main(argv: list[str] | None = None) -> None:
         password = os.environ[args.password_env] if args.password_env else getpass.getpass()
         asyncio.run(_create_superuser(args.email, password))
         print(f"Created superuser {args.email}")
+
+
+def _make_migration(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    from .config import Settings
+    from .revisions.make import Decisions, SchemaChangeError, UndecidedChangesError, make_migration
+    from .revisions.scratch import ScratchDatabaseError
+
+    def pairs(option: str, values: list[str]) -> dict[str, str]:
+        malformed = [value for value in values if "=" not in value]
+        if malformed:
+            parser.error(f"{option} takes NAME=VALUE, not {malformed[0]!r}")
+        return dict(value.split("=", 1) for value in values)
+
+    decisions = Decisions(
+        drops=frozenset(args.drop),
+        renames=pairs("--rename", args.rename),
+        defaults=pairs("--default", args.default),
+    )
+    ask = input if sys.stdin.isatty() else None
+    try:
+        written = asyncio.run(make_migration(Settings(), decisions, message=args.message, ask=ask))
+    except UndecidedChangesError as error:
+        command = f"uv run {__package__} make-migration"
+        parser.exit(1, f"{error}\nThen run: {command} {error.flags}\n")
+    except (SchemaChangeError, ScratchDatabaseError) as error:
+        parser.exit(1, f"{error}\n")
+    if written is None:
+        print("The migrations already build the schema of the models: nothing to write.")
+    else:
+        print(f"Wrote {os.path.relpath(written)}: review it, then `alembic upgrade head`.")
 
 
 def _prestart() -> None:

@@ -1,0 +1,337 @@
+"""Schema changes never rewrite history: databases holding rows keep them through every change.
+
+Each story follows one project, with a database that has rows and has run every migration, through
+the changes users make: fields added, dropped, renamed and retyped, resources inserted, renamed,
+removed and added with `add-resource`, and template releases, each done the way the rendered
+README documents. After every step no existing revision changed, the history has one head, the
+database upgrades with its rows, a fresh database built from the same history ends with the same
+schema, `alembic check` is clean on both, the project's own tests pass and the app serves it.
+"""
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import (
+    NEXT,
+    UNDER_TEST,
+    Project,
+    commit_all,
+    copier_update,
+    generated_project,
+    git,
+    migration_files,
+)
+from .postgres import throwaway_database
+from .server import served
+from .walk import bearer, example_payload, login, resource_paths
+
+pytestmark = pytest.mark.slow
+
+BOOK = "book title:str(200):index author:str(120) summary:text:null price:decimal(10,2):null"
+SHELF = "shelf label:str(40):unique"
+INITIAL = f"{BOOK} in_stock:bool; {SHELF}"
+# One optional field, and a required one of every type, which existing rows need a value for.
+NEW_FIELDS = (
+    "isbn:str(13):null pages:int edition:str(20) weight:decimal(6,2) rating:float featured:bool "
+    "released_on:date checked_at:datetime code:uuid"
+)
+WITH_NEW_FIELDS = f"{BOOK} in_stock:bool {NEW_FIELDS}; {SHELF}"
+# Each field's value for existing rows, as given to make-migration and as the API returns it;
+# none of them is what walk.py's example payload sends, so filtering on it finds those rows only.
+NEW_FIELD_DEFAULTS = {
+    "pages": ("7", 7),
+    "edition": ("first", "first"),
+    "weight": ("1.25", "1.25"),
+    "rating": ("4.5", 4.5),
+    "featured": ("false", False),
+    "released_on": ("2023-03-01", "2023-03-01"),
+    "checked_at": ("2023-03-01T12:00:00+01:00", "2023-03-01T11:00:00Z"),
+    "code": ("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001"),
+}
+# title loses its index, author grows and gains one, summary is renamed blurb, price becomes
+# required with more digits, in_stock becomes optional, isbn becomes unique.
+BOOK_CHANGED = (
+    "book title:str(200) author:str(200):index blurb:text:null price:decimal(12,2) "
+    "in_stock:bool:null isbn:str(13):null:unique pages:int edition:str(20) weight:decimal(6,2) "
+    "rating:float featured:bool released_on:date checked_at:datetime code:uuid"
+)
+PROFILE = "author_profile name:str(80)"
+RACK = "rack label:str(40):unique"
+TAG = "tag name:str(30):unique"
+RELEASE_CHANGES = {
+    "created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)": (
+        "created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)"
+    ),
+    "onupdate=utc_now)\n": (
+        "onupdate=utc_now)\n    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)\n"
+    ),
+}
+
+DUMP_SCHEMA = """
+import asyncio, json, sys
+from sqlalchemy import inspect
+from {slug}.config import Settings
+from {slug}.database import create_engine
+
+def dump(connection):
+    schema = inspect(connection)
+    return {{
+        table: {{
+            "columns": sorted(
+                [c["name"], str(c["type"]), c["nullable"]] for c in schema.get_columns(table)
+            ),
+            "indexes": sorted(
+                [i["name"], i["column_names"], bool(i["unique"])] for i in schema.get_indexes(table)
+            ),
+            "unique": sorted(
+                [u["name"], u["column_names"]] for u in schema.get_unique_constraints(table)
+            ),
+            "foreign_keys": sorted(
+                [f["constrained_columns"], f["referred_table"]]
+                for f in schema.get_foreign_keys(table)
+            ),
+        }}
+        for table in sorted(schema.get_table_names())
+    }}
+
+async def main():
+    engine = create_engine(Settings(database_url=sys.argv[1]))
+    async with engine.connect() as connection:
+        print(json.dumps(await connection.run_sync(dump)))
+    await engine.dispose()
+
+asyncio.run(main())
+"""
+
+
+@dataclass
+class Story:
+    """A project under change and its database, which holds rows and runs every revision."""
+
+    project: Project
+    database_url: str
+    fresh_database: "FreshDatabase"
+    workdir: Path
+    # Rows each resource's collection should hold, by path.
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"DATABASE_URL": self.database_url}
+
+    def update(self, resources: str | None = None, *decide: str, ref: str = UNDER_TEST) -> None:
+        """`copier update` as the README says, then `make-migration` with the decisions it asked
+        for (`--drop books.summary`, `--default books.pages=7`, ...), if it asked."""
+        data = ("--data", f"resources={resources}") if resources else ()
+        result = copier_update(self.project, ref, *data, succeeds=not decide)
+        if not decide:
+            return
+        refusal = f"{result.stdout}\n{result.stderr}"
+        assert "nothing was written" in refusal, refusal
+        for decision in decide:
+            # The refusal names each decision, with a placeholder where a value is needed.
+            named = decision.rsplit("=", 1)[0] if decision.startswith("--default") else decision
+            assert named in refusal, (decision, refusal)
+        flags = [part for decision in decide for part in decision.split(" ", 1)]
+        self.project.run(self.project.slug, "make-migration", *flags)
+
+    @contextmanager
+    def step(self, name: str, revisions: int = 1) -> Iterator[None]:
+        """Check everything the story promises around one change that writes `revisions`."""
+        before = migration_files(self.project)
+        yield
+        after = migration_files(self.project)
+        assert {name: after.get(name) for name in before} == before, f"{name}: history rewritten"
+        assert len(set(after) - set(before)) == revisions, (name, sorted(set(after) - set(before)))
+        heads = self.project.run("alembic", "heads").stdout.splitlines()
+        assert len(heads) == 1, heads
+        self.project.run("ruff", "check", ".")
+        self.project.run("ruff", "format", "--check", ".")
+        self.project.run("alembic", "upgrade", "head", env=self.env)
+        self.project.run("alembic", "check", env=self.env)
+        with self.fresh_database() as fresh_url:
+            self.project.run("alembic", "upgrade", "head", env={"DATABASE_URL": fresh_url})
+            self.project.run("alembic", "check", env={"DATABASE_URL": fresh_url})
+            assert self.schema(fresh_url) == self.schema(self.database_url), name
+        self.project.run("pytest", "-q", "-x", "-p", "no:cacheprovider", env=self.env)
+        commit_all(self.project, name)
+
+    def schema(self, database_url: str) -> object:
+        script = self.workdir / "dump_schema.py"
+        script.write_text(DUMP_SCHEMA.format(slug=self.project.slug))
+        return json.loads(self.project.run("python", str(script), database_url).stdout)
+
+    @contextmanager
+    def client(self) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
+        """The app served on the story's database, and the first superuser's bearer header."""
+        credentials = self.project.env
+        log = self.workdir / "server.log"
+        with (
+            served(self.project, env=self.env, log=log) as base_url,
+            httpx.Client(base_url=base_url, timeout=10) as client,
+        ):
+            tokens = login(
+                client,
+                credentials["FIRST_SUPERUSER_EMAIL"],
+                credentials["FIRST_SUPERUSER_PASSWORD"],
+            )
+            yield client, bearer(tokens)
+
+    def serve_and_add_rows(self, *tags: str) -> dict[str, list[dict[str, object]]]:
+        """Over HTTP: every earlier row is listed, and each resource takes a row per tag."""
+        listed = {}
+        with self.client() as (client, headers):
+            openapi = client.get("/openapi.json").json()
+            schemas = openapi["components"]["schemas"]
+            for path, schema_name in resource_paths(openapi):
+                listing = client.get(path, params={"limit": 100}, headers=headers)
+                assert listing.status_code == 200, (path, listing.text)
+                assert listing.json()["total"] == self.rows.get(path, 0), path
+                listed[path] = listing.json()["items"]
+                for tag in tags:
+                    payload = row_payload(schemas[schema_name], schemas, tag)
+                    created = client.post(path, json=payload, headers=headers)
+                    assert created.status_code == 201, (path, created.text)
+                    self.rows[path] = self.rows.get(path, 0) + 1
+        return listed
+
+
+class FreshDatabase:
+    """Makes an empty database of the story's kind for one check, and removes it after."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self.made = 0
+
+    @contextmanager
+    def __call__(self) -> Iterator[str]:
+        if self.kind == "postgresql":
+            with throwaway_database() as database_url:
+                yield database_url
+            return
+        self.made += 1
+        yield f"sqlite+aiosqlite:///{self.workdir / f'fresh-{self.made}.db'}"
+
+
+def row_payload(schema: dict[str, Any], schemas: dict[str, Any], tag: str) -> dict[str, object]:
+    """A row that is this tag's own: its texts start with the tag (for unique fields), and an
+    optional price or isbn is left null, for the changes that must fill or keep it."""
+    return {
+        name: f"{tag}-{value}"[: len(value)] if is_plain_text(value) else value
+        for name, value in example_payload(schema, schemas).items()
+        if name not in {"price", "isbn"} or name in schema.get("required", [])
+    }
+
+
+def is_plain_text(value: object) -> bool:
+    """A text field's example (walk.py gives those a prefix of "walked"), not a date or a UUID."""
+    return isinstance(value, str) and "walked".startswith(value)
+
+
+@contextmanager
+def story_database(kind: str, workdir: Path) -> Iterator[str]:
+    if kind == "postgresql":
+        with throwaway_database() as database_url:
+            yield database_url
+        return
+    yield f"sqlite+aiosqlite:///{workdir / 'story.db'}"
+
+
+@pytest.fixture(scope="module")
+def released_template(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template with one more release, NEXT, whose models change every resource: an index on
+    created_at and a new, optional archived_at column."""
+    path = tmp_path_factory.mktemp("released") / "fireup"
+    git("clone", "--quiet", str(template_repo), str(path), cwd=path.parent)
+    crud = path / "template" / "{{project_slug}}" / "crud.py"
+    text = crud.read_text()
+    for old, new in RELEASE_CHANGES.items():
+        assert old in text, f"the simulated release no longer applies to crud.py: {old}"
+        text = text.replace(old, new)
+    crud.write_text(text)
+    git("commit", "--quiet", "--all", "-m", "index created_at, add archived_at", cwd=path)
+    git("tag", NEXT, cwd=path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("database", "first_release"),
+    [("sqlite", UNDER_TEST), ("postgresql", "0.1.0")],
+    ids=["sqlite", "postgresql-from-0.1.0"],
+)
+def test_every_schema_change_appends_a_revision_and_keeps_the_rows(
+    database: str,
+    first_release: str,
+    released_template: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    if database == "postgresql":
+        request.getfixturevalue("postgres")
+    answers = {"project_name": "Story", "database": database, "resources": INITIAL}
+    project = generated_project(released_template, tmp_path / "story", first_release, answers)
+    with story_database(database, tmp_path) as database_url:
+        story = Story(project, database_url, FreshDatabase(database, tmp_path), tmp_path)
+        project.run("alembic", "upgrade", "head", env=story.env)
+        story.serve_and_add_rows("first", "second")
+
+        if first_release != UNDER_TEST:
+            # This release's schema is the oldest one's: the update writes no revision.
+            with story.step(f"update from {first_release} with rows", revisions=0):
+                story.update()
+
+        with story.step("add an optional field and a required one of every type"):
+            defaults = [
+                f"--default books.{name}={text}" for name, (text, _) in NEW_FIELD_DEFAULTS.items()
+            ]
+            story.update(WITH_NEW_FIELDS, *defaults)
+        with story.client() as (client, headers):
+            # Filters compare stored values: each default is stored as the API stores its type.
+            for name, (_, value) in NEW_FIELD_DEFAULTS.items():
+                found = client.get("/books", params={name: value}, headers=headers).json()
+                assert found["total"] == 2, (name, found)
+        books = story.serve_and_add_rows("added")["/books"]
+        expected = {name: value for name, (_, value) in NEW_FIELD_DEFAULTS.items()}
+        assert [{name: book[name] for name in expected} for book in books] == [expected] * 2
+        assert {book["isbn"] for book in books} == {None}
+
+        with story.step("drop, rename and retype fields"):
+            story.update(
+                f"{BOOK_CHANGED}; {SHELF}",
+                "--rename books.summary=blurb",
+                "--default books.price=0",
+            )
+        books = story.serve_and_add_rows("changed")["/books"]
+        assert {"first-", "second"} <= {book["blurb"] for book in books}
+        assert all(Decimal(str(book["price"])) == 0 for book in books)
+
+        with story.step("insert a resource first"):
+            story.update(f"{PROFILE}; {BOOK_CHANGED}; {SHELF}")
+        story.serve_and_add_rows("inserted")
+
+        with story.step("rename a resource"):
+            story.update(f"{PROFILE}; {BOOK_CHANGED}; {RACK}", "--rename shelves=racks")
+            story.rows["/racks"] = story.rows.pop("/shelves")
+        story.serve_and_add_rows("renamed")
+
+        with story.step("remove a resource"):
+            story.update(f"{BOOK_CHANGED}; {RACK}", "--drop author_profiles")
+            story.rows.pop("/author_profiles")
+        story.serve_and_add_rows("removed")
+
+        with story.step("add-resource"):
+            project.run(project.slug, "add-resource", TAG)
+        story.serve_and_add_rows("tagged")
+
+        with story.step("a template release that changes every resource"):
+            story.update(ref=NEXT)
+        story.serve_and_add_rows("released")
