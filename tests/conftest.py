@@ -67,15 +67,20 @@ class Project:
 
 
 def run(
-    command: list[str], cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+    command: list[str],
+    cwd: Path,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+    stdin: str = "",
 ) -> subprocess.CompletedProcess[str]:
+    """Run a command with the suite's environment; its standard input is `stdin`, never a
+    terminal, as in CI: commands that would ask must say what to do instead."""
     return subprocess.run(
         command,
         cwd=cwd,
         env={**ENV, **(env or {})},
         capture_output=True,
-        # No terminal, as in CI: commands that would ask must say what to do instead.
-        stdin=subprocess.DEVNULL,
+        input=stdin,
         text=True,
         timeout=timeout,
         check=False,

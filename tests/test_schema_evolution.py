@@ -28,6 +28,7 @@ from .conftest import (
     generated_project,
     git,
     migration_files,
+    run,
 )
 from .postgres import throwaway_database
 from .server import served
@@ -127,21 +128,33 @@ class Story:
     def env(self) -> dict[str, str]:
         return {"DATABASE_URL": self.database_url}
 
-    def update(self, resources: str | None = None, *decide: str, ref: str = UNDER_TEST) -> None:
-        """`copier update` as the README says, then `make-migration` with the decisions it asked
-        for (`--drop books.summary`, `--default books.pages=7`, ...), if it asked."""
+    def update(
+        self, resources: str | None = None, *, ref: str = UNDER_TEST, asks: tuple[str, ...] = ()
+    ) -> None:
+        """`copier update` as the README says. When its hook must ask before writing a revision,
+        `asks` are what the refusal must name (`--drop books.summary`, `--default books.pages=`)."""
         data = ("--data", f"resources={resources}") if resources else ()
-        result = copier_update(self.project, ref, *data, succeeds=not decide)
-        if not decide:
-            return
+        result = copier_update(self.project, ref, *data, succeeds=not asks)
         refusal = f"{result.stdout}\n{result.stderr}"
-        assert "nothing was written" in refusal, refusal
-        for decision in decide:
-            # The refusal names each decision, with a placeholder where a value is needed.
-            named = decision.rsplit("=", 1)[0] if decision.startswith("--default") else decision
-            assert named in refusal, (decision, refusal)
-        flags = [part for decision in decide for part in decision.split(" ", 1)]
+        assert ("nothing was written" in refusal) == bool(asks), refusal
+        for decision in asks:
+            assert decision in refusal, (decision, refusal)
+
+    def decide(self, *decisions: str) -> None:
+        """make-migration with the decisions (`--drop books.summary`, ...) the update asked for."""
+        flags = [part for decision in decisions for part in decision.split(" ", 1)]
         self.project.run(self.project.slug, "make-migration", *flags)
+
+    def decide_at_a_terminal(self, *answers: str) -> str:
+        """Run make-migration at a terminal (`script` gives it one) and type these answers."""
+        command = f"uv run --frozen {self.project.slug} make-migration"
+        result = run(
+            ["script", "--quiet", "--return", "--command", command, "/dev/null"],
+            cwd=self.project.path,
+            stdin="".join(f"{answer}\n" for answer in answers),
+        )
+        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        return result.stdout
 
     @contextmanager
     def step(self, name: str, revisions: int = 1) -> Iterator[None]:
@@ -290,10 +303,16 @@ def test_every_schema_change_appends_a_revision_and_keeps_the_rows(
                 story.update()
 
         with story.step("add an optional field and a required one of every type"):
-            defaults = [
-                f"--default books.{name}={text}" for name, (text, _) in NEW_FIELD_DEFAULTS.items()
-            ]
-            story.update(WITH_NEW_FIELDS, *defaults)
+            story.update(
+                WITH_NEW_FIELDS,
+                asks=tuple(f"--default books.{name}=" for name in NEW_FIELD_DEFAULTS),
+            )
+            story.decide(
+                *(
+                    f"--default books.{name}={text}"
+                    for name, (text, _) in NEW_FIELD_DEFAULTS.items()
+                )
+            )
         with story.client() as (client, headers):
             # Filters compare stored values: each default is stored as the API stores its type.
             for name, (_, value) in NEW_FIELD_DEFAULTS.items():
@@ -305,11 +324,9 @@ def test_every_schema_change_appends_a_revision_and_keeps_the_rows(
         assert {book["isbn"] for book in books} == {None}
 
         with story.step("drop, rename and retype fields"):
-            story.update(
-                f"{BOOK_CHANGED}; {SHELF}",
-                "--rename books.summary=blurb",
-                "--default books.price=0",
-            )
+            changed = f"{BOOK_CHANGED}; {SHELF}"
+            story.update(changed, asks=("--rename books.summary=blurb", "--default books.price="))
+            story.decide("--rename books.summary=blurb", "--default books.price=0")
         books = story.serve_and_add_rows("changed")["/books"]
         assert {"first-", "second"} <= {book["blurb"] for book in books}
         assert all(Decimal(str(book["price"])) == 0 for book in books)
@@ -319,12 +336,16 @@ def test_every_schema_change_appends_a_revision_and_keeps_the_rows(
         story.serve_and_add_rows("inserted")
 
         with story.step("rename a resource"):
-            story.update(f"{PROFILE}; {BOOK_CHANGED}; {RACK}", "--rename shelves=racks")
+            story.update(f"{PROFILE}; {BOOK_CHANGED}; {RACK}", asks=("--rename shelves=racks",))
+            story.decide("--rename shelves=racks")
             story.rows["/racks"] = story.rows.pop("/shelves")
         story.serve_and_add_rows("renamed")
 
-        with story.step("remove a resource"):
-            story.update(f"{BOOK_CHANGED}; {RACK}", "--drop author_profiles")
+        with story.step("remove a resource, asked at a terminal"):
+            story.update(f"{BOOK_CHANGED}; {RACK}", asks=("--drop author_profiles",))
+            session = story.decide_at_a_terminal("drop")
+            assert "Table author_profiles is no longer in the models" in session
+            assert "Wrote migrations/versions/" in session
             story.rows.pop("/author_profiles")
         story.serve_and_add_rows("removed")
 
