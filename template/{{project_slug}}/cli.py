@@ -1,5 +1,4 @@
-"""Command line of the service: `serve`, `prestart`, `create-superuser`, `make-migration` and
-`add-resource`."""
+"""Command line of the service: serve, prestart, create-superuser, make-migration, add-resource."""
 
 import argparse
 import asyncio
@@ -145,7 +144,10 @@ def _make_migration(parser: argparse.ArgumentParser, args: argparse.Namespace) -
     except UndecidedChangesError as error:
         command = f"uv run {__package__} make-migration"
         parser.exit(1, f"{error}\nThen run: {command} {error.flags}\n")
-    except (SchemaChangeError, ScratchDatabaseError) as error:
+    except ScratchDatabaseError as error:
+        advice = "make-migration builds the schema on that server: start it or set DATABASE_URL"
+        parser.exit(1, f"{error}\n{advice}\n")
+    except SchemaChangeError as error:
         parser.exit(1, f"{error}\n")
     if written is None:
         print("The migrations already build the schema of the models: nothing to write.")
@@ -156,9 +158,10 @@ def _make_migration(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 def _prestart() -> None:
     """Migrate and add the first superuser: once per deploy, before the workers start."""
     from alembic import command
-    from alembic.config import Config
 
-    command.upgrade(Config("alembic.ini"), "head")
+    from .revisions.history import alembic_config
+
+    command.upgrade(alembic_config(), "head")
     asyncio.run(_ensure_first_superuser())
 
 

@@ -109,6 +109,8 @@ Question = Gone | NeedsValue
 
 
 class UndecidedChangesError(SchemaChangeError):
+    """Changes that lose data or need values for existing rows, which nobody decided yet."""
+
     def __init__(self, questions: list[Question]) -> None:
         self.questions = questions
         self.flags = " ".join(_flag(question) for question in questions)
