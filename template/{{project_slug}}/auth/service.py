@@ -6,7 +6,7 @@ from ..config import Settings
 from ..users.model import User
 from .model import RefreshToken
 from .schemas import TokenPair
-from .tokens import InvalidTokenError, decode_token, issue_token
+from .tokens import InvalidTokenError, TokenClaims, decode_token, issue_token
 
 
 async def issue_token_pair(session: AsyncSession, settings: Settings, user: User) -> TokenPair:
@@ -23,16 +23,30 @@ async def issue_token_pair(session: AsyncSession, settings: Settings, user: User
 
 async def rotate_refresh_token(session: AsyncSession, settings: Settings, token: str) -> TokenPair:
     """Trade a refresh token for a new pair; the old one is revoked and cannot be used again."""
-    stored = await _stored_refresh_token(session, settings, token)
-    if stored.revoked:
-        # A revoked token coming back means it leaked: end every session of its user.
-        await revoke_all_refresh_tokens(session, stored.user_id)
-        await session.commit()
+    claims = _refresh_claims(settings, token)
+    # One conditional UPDATE: of concurrent requests with the same token only one sees the row
+    # unrevoked (PostgreSQL re-checks the condition after the winner's lock; SQLite writes one
+    # at a time), so a token is exchanged at most once.
+    user_id = await session.scalar(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == claims.jti,
+            RefreshToken.user_id == claims.user_id,
+            RefreshToken.revoked.is_(False),
+        )
+        .values(revoked=True)
+        .returning(RefreshToken.user_id)
+    )
+    if user_id is None:
+        stored = await session.get(RefreshToken, claims.jti)
+        if stored is not None and stored.user_id == claims.user_id:
+            # A revoked token coming back means it leaked: end every session of its user.
+            await revoke_all_refresh_tokens(session, stored.user_id)
+            await session.commit()
         raise _invalid_refresh_token()
-    user = await session.get(User, stored.user_id)
+    user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise _invalid_refresh_token()
-    stored.revoked = True
     return await issue_token_pair(session, settings, user)
 
 
@@ -48,13 +62,17 @@ async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None
     )
 
 
+def _refresh_claims(settings: Settings, token: str) -> TokenClaims:
+    try:
+        return decode_token(settings, token, "refresh")
+    except InvalidTokenError as error:
+        raise _invalid_refresh_token() from error
+
+
 async def _stored_refresh_token(
     session: AsyncSession, settings: Settings, token: str
 ) -> RefreshToken:
-    try:
-        claims = decode_token(settings, token, "refresh")
-    except InvalidTokenError as error:
-        raise _invalid_refresh_token() from error
+    claims = _refresh_claims(settings, token)
     stored = await session.get(RefreshToken, claims.jti)
     if stored is None or stored.user_id != claims.user_id:
         raise _invalid_refresh_token()
