@@ -19,9 +19,15 @@ def _refuse_null(value: ValueT) -> ValueT:
     return value
 
 
-def _refuse_nul_characters(value: str) -> str:
+def _refuse_unstorable_characters(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if not value.isascii():
+        # JSON's "\udc80" escapes decode to lone surrogates, which no database driver encodes.
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("must not contain unpaired surrogates (U+D800 to U+DFFF)") from None
     return value
 
 
@@ -43,8 +49,10 @@ def _refuse_timestamps(value: object) -> object:
 # explicit null is refused (defaults are not validated, given values are).
 NotNull = AfterValidator(_refuse_null)
 
-# PostgreSQL refuses NUL in text, and INTEGER is 32 bits on every database we run on.
-Text = Annotated[str, AfterValidator(_refuse_nul_characters)]
+# PostgreSQL refuses NUL in text, and INTEGER is 32 bits on every database we run on. Put
+# `Storable` after a Field's length limits, so that they keep their usual messages.
+Storable = AfterValidator(_refuse_unstorable_characters)
+Text = Annotated[str, Storable]
 Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
 # Stored in UTC: a time near year 1 or 9999 that does not fit once converted is refused here.
 AwareUTCDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]

@@ -41,8 +41,8 @@ class PasswordHasher:
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """Whether the password matches, and a new hash to store when the old one is outdated.
 
-        A password no hash could have been made from (over passlib's 4096 bytes, or a NUL for
-        bcrypt) is simply wrong.
+        A password no hash could have been made from (over passlib's 4096 bytes, a NUL for
+        bcrypt, or text that is not valid Unicode) is simply wrong.
         """
         try:
             if password_hash is None:
@@ -53,7 +53,7 @@ class PasswordHasher:
                 await self._run(self._context.verify, password, self._dummy_hash)
                 return False, None
             return await self._run(self._context.verify_and_update, password, password_hash)
-        except PasswordValueError:
+        except (PasswordValueError, UnicodeEncodeError):
             return False, None
 
     def close(self) -> None:

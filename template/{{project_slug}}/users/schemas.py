@@ -4,12 +4,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ..pagination import PageParams
-from ..schemas import NotNull, Text
+from ..schemas import NotNull, Storable, Text
 
-Password = Annotated[str, Field(min_length=8, max_length=128)]
-FullName = Annotated[Text, Field(max_length=200)]
+Password = Annotated[str, Field(min_length=8, max_length=128), Storable]
+FullName = Annotated[str, Field(max_length=200), Storable]
 # At most 4 bytes a character: never over the 4096 bytes passlib accepts.
-CurrentPassword = Annotated[str, Field(max_length=1024)]
+CurrentPassword = Annotated[str, Field(max_length=1024), Storable]
 
 
 class UserRead(BaseModel):
