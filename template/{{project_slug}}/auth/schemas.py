@@ -1,8 +1,8 @@
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from ..schemas import Text
+from ..schemas import Storable
 
 
 class TokenPair(BaseModel):
@@ -18,7 +18,7 @@ class LoginForm(BaseModel):
     Other OAuth2 fields (`grant_type`, `scope`, ...) that clients send are ignored.
     """
 
-    username: Text
+    username: Annotated[str, Field(max_length=320), Storable]  # the users.email column's size
     password: str
 
 
