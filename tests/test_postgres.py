@@ -139,6 +139,48 @@ def test_workers_share_the_database_under_a_burst(
     assert "died" not in text, text
 
 
+REFRESH_TRIALS = 20
+REFRESH_RACERS = 10
+
+
+def test_a_refresh_token_is_exchanged_once_under_concurrency(
+    postgres: None, project: Project, tmp_path: Path
+) -> None:
+    """Ten clients refresh one token at once against two workers, twenty times: one wins each."""
+    with throwaway_database() as database_url:
+        env = {"DATABASE_URL": database_url}
+        project.run(project.slug, "prestart", env=env)
+        email, password = (
+            project.env["FIRST_SUPERUSER_EMAIL"],
+            project.env["FIRST_SUPERUSER_PASSWORD"],
+        )
+        log = tmp_path / "server.log"
+        with served(project, "--workers", "2", env=env, log=log) as base_url:
+            wait_for_workers(log, 2)
+            trials = [race_refreshes(base_url, email, password) for _ in range(REFRESH_TRIALS)]
+        text = log.read_text()
+    assert "Traceback" not in text, text
+    assert [sorted(statuses) for statuses in trials] == [
+        [200] + [401] * (REFRESH_RACERS - 1)
+    ] * REFRESH_TRIALS
+
+
+def race_refreshes(base_url: str, email: str, password: str) -> list[int]:
+    """Log in, then POST the refresh token from REFRESH_RACERS threads at once: their statuses."""
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        body = {"refresh_token": login(client, email, password)["refresh_token"]}
+    start = threading.Barrier(REFRESH_RACERS)
+
+    def racer(_: int) -> int:
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            http.get("/health")  # connect before the start line
+            start.wait(timeout=30)
+            return http.post("/auth/refresh", json=body).status_code
+
+    with ThreadPoolExecutor(REFRESH_RACERS) as pool:
+        return list(pool.map(racer, range(REFRESH_RACERS), timeout=60))
+
+
 def wait_for_workers(log: Path, workers: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -21,6 +21,8 @@ BAD_ANSWERS = [
     ("author_name", " ", "Give an author name"),
     ("author_email", "nobody", "'nobody' is not an email address"),
     ("first_superuser_email", "root@localhost", "is not an email address"),
+    ("open_registration", "maybe", "'maybe' is not a yes/no answer for open_registration"),
+    ("admin", "2", "'2' is not a yes/no answer for admin; give true or false"),
     ("python_version", "3.10", "is not in ['3.11', '3.12', '3.13']"),
     ("database", "mysql", "is not in ['sqlite', 'postgresql']"),
     ("resources", ";", "Give at least one resource"),
@@ -87,3 +89,32 @@ def test_field_order_survives_the_answers_file(tmp_path: Path) -> None:
     assert f"resources: {resources}\n" in answers
     model = (tmp_path / "project" / "my_api" / "book" / "model.py").read_text()
     assert model.index("zeta") < model.index("alpha") < model.index("mid")
+
+
+DERIVED_SLUGS = [
+    ("My API", "my_api"),
+    ("Class", "class_api"),
+    ("Order", "order_api"),
+    ("json", "json_api"),
+    ("FastAPI", "fastapi_api"),
+    ("Test", "app_test"),
+    ("42 Shop", "app_42_shop"),
+    ("!!!", "app"),
+]
+
+
+@pytest.mark.parametrize(("name", "slug"), DERIVED_SLUGS, ids=[name for name, _ in DERIVED_SLUGS])
+def test_every_project_name_derives_a_valid_slug(name: str, slug: str, tmp_path: Path) -> None:
+    result = copier_copy(tmp_path / "project", {"project_name": name})
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "project" / slug / "main.py").exists()
+
+
+def test_bool_answers_take_yes_and_no_words(tmp_path: Path) -> None:
+    result = copier_copy(tmp_path / "project", {"open_registration": "Yes", "admin": "off"})
+
+    assert result.returncode == 0, result.stderr
+    answers = (tmp_path / "project" / ".copier-answers.yml").read_text()
+    assert "open_registration: true\n" in answers
+    assert "admin: false\n" in answers

@@ -3,12 +3,12 @@ from typing import Generic, TypeVar
 
 from fastapi import HTTPException, status
 from pydantic import BaseModel
-from sqlalchemy import ForeignKey, Select, inspect, select
+from sqlalchemy import ForeignKey, Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .database import Base, UTCDateTime, utc_now
+from .database import Base, UTCDateTime, unique_violation_columns, utc_now
 from .pagination import PageParams, Paginated, paginate
 from .users.model import User
 
@@ -97,8 +97,12 @@ class OwnedCrud(Generic[ModelT]):
             await self.session.commit()
         except IntegrityError as error:
             await self.session.rollback()
-            unique = [column.name for column in inspect(self.model).columns if column.unique]
+            columns = unique_violation_columns(error)
+            if columns is None:
+                # Validation lets no NULL or dangling reference through: this is a bug, not
+                # the client's conflict, and it should fail loudly.
+                raise
+            clash = " and ".join(columns) or "unique value"
             raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                detail=f"Another {self.noun} has the same {' or '.join(unique) or 'unique value'}",
+                status.HTTP_409_CONFLICT, detail=f"Another {self.noun} has the same {clash}"
             ) from error

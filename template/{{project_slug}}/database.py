@@ -1,3 +1,4 @@
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -6,7 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, DateTime, Dialect, MetaData, event, make_url
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +29,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+SQLITE_UNIQUE_FAILED = "UNIQUE constraint failed: "
+POSTGRES_UNIQUE_VIOLATION = "23505"
+POSTGRES_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware datetime stored in UTC; SQLite would otherwise hand back naive values."""
@@ -48,6 +53,22 @@ def _as_utc(value: datetime) -> datetime:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def unique_violation_columns(error: IntegrityError) -> list[str] | None:
+    """The columns whose unique constraint `error` reports ([] if unnamed), None for any other
+    integrity error: NOT NULL, foreign key or check, which are bugs rather than clashes."""
+    cause = error.orig
+    if getattr(cause, "sqlstate", None) == POSTGRES_UNIQUE_VIOLATION:
+        # asyncpg's own exception, under SQLAlchemy's, says "Key (email)=(...) already exists."
+        detail = getattr(getattr(cause, "__cause__", None), "detail", None)
+        match = POSTGRES_UNIQUE_KEY.match(detail or "")
+        return match.group(1).split(", ") if match else []
+    message = str(cause)
+    if message.startswith(SQLITE_UNIQUE_FAILED):
+        qualified = message.removeprefix(SQLITE_UNIQUE_FAILED).split(", ")
+        return [column.rsplit(".", 1)[-1] for column in qualified]
+    return None
 
 
 class Base(DeclarativeBase):

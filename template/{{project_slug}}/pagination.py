@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .schemas import INT32_MAX
+
 RowT = TypeVar("RowT")
 ItemT = TypeVar("ItemT")
 
@@ -18,7 +20,8 @@ class PageParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 50
-    offset: Annotated[int, Field(ge=0)] = 0
+    # Ids are 32-bit, so no table has more rows; a larger offset would overflow the database.
+    offset: Annotated[int, Field(ge=0, le=INT32_MAX)] = 0
 
 
 class Page(BaseModel, Generic[ItemT]):

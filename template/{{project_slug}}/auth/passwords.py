@@ -5,6 +5,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from passlib.context import CryptContext
+from passlib.exc import PasswordValueError
 
 from ..config import Settings
 
@@ -38,15 +39,22 @@ class PasswordHasher:
         return await self._run(self._context.hash, password)
 
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
-        """Whether the password matches, and a new hash to store when the old one is outdated."""
-        if password_hash is None:
-            # Unknown emails are checked against a dummy hash: refusing them takes as long as
-            # refusing a wrong password, so timing does not tell which emails have accounts.
-            if self._dummy_hash is None:
-                self._dummy_hash = await self.hash("fireup-dummy-password")
-            await self._run(self._context.verify, password, self._dummy_hash)
+        """Whether the password matches, and a new hash to store when the old one is outdated.
+
+        A password no hash could have been made from (over passlib's 4096 bytes, a NUL for
+        bcrypt, or text that is not valid Unicode) is simply wrong.
+        """
+        try:
+            if password_hash is None:
+                # Unknown emails are checked against a dummy hash: refusing them takes as long as
+                # refusing a wrong password, so timing does not tell which emails have accounts.
+                if self._dummy_hash is None:
+                    self._dummy_hash = await self.hash("fireup-dummy-password")
+                await self._run(self._context.verify, password, self._dummy_hash)
+                return False, None
+            return await self._run(self._context.verify_and_update, password, password_hash)
+        except (PasswordValueError, UnicodeEncodeError):
             return False, None
-        return await self._run(self._context.verify_and_update, password, password_hash)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,6 +1,8 @@
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from ..schemas import Storable
 
 
 class TokenPair(BaseModel):
@@ -8,6 +10,16 @@ class TokenPair(BaseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+
+
+class LoginForm(BaseModel):
+    """OAuth2's password grant as a form: the email goes in `username`.
+
+    Other OAuth2 fields (`grant_type`, `scope`, ...) that clients send are ignored.
+    """
+
+    username: Annotated[str, Field(max_length=320), Storable]  # the users.email column's size
+    password: str
 
 
 class RefreshRequest(BaseModel):

@@ -1,12 +1,12 @@
 from fastapi import HTTPException, status
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import Settings
 from ..users.model import User
 from .model import RefreshToken
 from .schemas import TokenPair
-from .tokens import InvalidTokenError, decode_token, issue_token
+from .tokens import InvalidTokenError, TokenClaims, decode_token, issue_token
 
 
 async def issue_token_pair(session: AsyncSession, settings: Settings, user: User) -> TokenPair:
@@ -23,16 +23,30 @@ async def issue_token_pair(session: AsyncSession, settings: Settings, user: User
 
 async def rotate_refresh_token(session: AsyncSession, settings: Settings, token: str) -> TokenPair:
     """Trade a refresh token for a new pair; the old one is revoked and cannot be used again."""
-    stored = await _stored_refresh_token(session, settings, token)
-    if stored.revoked:
-        # A revoked token coming back means it leaked: end every session of its user.
-        await revoke_all_refresh_tokens(session, stored.user_id)
-        await session.commit()
+    claims = _refresh_claims(settings, token)
+    # One conditional UPDATE: of concurrent requests with the same token only one sees the row
+    # unrevoked (PostgreSQL re-checks the condition after the winner's lock; SQLite writes one
+    # at a time), so a token is exchanged at most once.
+    user_id = await session.scalar(
+        update(RefreshToken)
+        .where(
+            RefreshToken.jti == claims.jti,
+            RefreshToken.user_id == claims.user_id,
+            RefreshToken.revoked.is_(False),
+        )
+        .values(revoked=True)
+        .returning(RefreshToken.user_id)
+    )
+    if user_id is None:
+        stored = await session.get(RefreshToken, claims.jti)
+        if stored is not None and stored.user_id == claims.user_id:
+            # A revoked token coming back means it leaked: end every session of its user.
+            await revoke_all_refresh_tokens(session, stored.user_id)
+            await session.commit()
         raise _invalid_refresh_token()
-    user = await session.get(User, stored.user_id)
+    user = await session.get(User, user_id)
     if user is None or not user.is_active:
         raise _invalid_refresh_token()
-    stored.revoked = True
     return await issue_token_pair(session, settings, user)
 
 
@@ -43,18 +57,27 @@ async def revoke_refresh_token(session: AsyncSession, settings: Settings, token:
 
 
 async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None:
+    # Lock the user's row first (FOR NO KEY UPDATE): concurrent revocations of one user's
+    # tokens, as racing reuses make, then take turns instead of deadlocking over the token rows.
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
     await session.execute(
-        update(RefreshToken).where(RefreshToken.user_id == user_id).values(revoked=True)
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked.is_(False))
+        .values(revoked=True)
     )
+
+
+def _refresh_claims(settings: Settings, token: str) -> TokenClaims:
+    try:
+        return decode_token(settings, token, "refresh")
+    except InvalidTokenError as error:
+        raise _invalid_refresh_token() from error
 
 
 async def _stored_refresh_token(
     session: AsyncSession, settings: Settings, token: str
 ) -> RefreshToken:
-    try:
-        claims = decode_token(settings, token, "refresh")
-    except InvalidTokenError as error:
-        raise _invalid_refresh_token() from error
+    claims = _refresh_claims(settings, token)
     stored = await session.get(RefreshToken, claims.jti)
     if stored is None or stored.user_id != claims.user_id:
         raise _invalid_refresh_token()

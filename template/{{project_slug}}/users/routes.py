@@ -8,6 +8,9 @@ from ..auth.passwords import PasswordHasherDep
 from ..auth.service import revoke_all_refresh_tokens
 from ..database import SessionDep
 from ..pagination import Page, Paginated, paginate
+from ..responses import AUTHENTICATED, NOT_FOUND, SUPERUSER, Responses, refusal
+from ..schemas import RowId
+from . import service
 from .model import User
 from .schemas import (
     PasswordChange,
@@ -17,9 +20,10 @@ from .schemas import (
     UserSelfUpdate,
     UserUpdate,
 )
-from .service import create_user, delete_user, get_user_or_404, update_user
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=AUTHENTICATED)
+EMAIL_TAKEN: Responses = {409: refusal("A user with this email already exists")}
+LAST_SUPERUSER: Responses = {409: refusal("The last active superuser cannot be removed")}
 
 
 @router.get("/me", response_model=UserRead)
@@ -27,14 +31,18 @@ async def read_me(user: CurrentUser) -> User:
     return user
 
 
-@router.patch("/me", response_model=UserRead)
+@router.patch("/me", response_model=UserRead, responses=EMAIL_TAKEN)
 async def update_me(
     body: UserSelfUpdate, user: CurrentUser, session: SessionDep, hasher: PasswordHasherDep
 ) -> User:
-    return await update_user(session, hasher, user, body)
+    return await service.update_user(session, hasher, user, body)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={400: refusal("The current password is incorrect")},
+)
 async def change_password(
     body: PasswordChange, user: CurrentUser, session: SessionDep, hasher: PasswordHasherDep
 ) -> None:
@@ -47,7 +55,7 @@ async def change_password(
     await session.commit()
 
 
-@router.get("", response_model=Page[UserRead])
+@router.get("", response_model=Page[UserRead], responses=SUPERUSER)
 async def list_users(
     params: Annotated[UserListParams, Query()], _: CurrentSuperuser, session: SessionDep
 ) -> Paginated[User]:
@@ -57,33 +65,50 @@ async def list_users(
     return await paginate(session, query, params)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=UserRead)
-async def create(
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses={**SUPERUSER, **EMAIL_TAKEN},
+)
+async def create_user(
     body: UserCreate, _: CurrentSuperuser, session: SessionDep, hasher: PasswordHasherDep
 ) -> User:
-    return await create_user(session, hasher, body)
+    return await service.create_user(session, hasher, body)
 
 
-@router.get("/{user_id}", response_model=UserRead)
-async def read(user_id: int, _: CurrentSuperuser, session: SessionDep) -> User:
-    return await get_user_or_404(session, user_id)
+@router.get("/{user_id}", response_model=UserRead, responses={**SUPERUSER, **NOT_FOUND})
+async def read_user(user_id: RowId, _: CurrentSuperuser, session: SessionDep) -> User:
+    return await service.get_user_or_404(session, user_id)
 
 
-@router.patch("/{user_id}", response_model=UserRead)
-async def update(
-    user_id: int,
+@router.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    responses={
+        **SUPERUSER,
+        **NOT_FOUND,
+        409: refusal("The email is taken, or this is the last active superuser"),
+    },
+)
+async def update_user(
+    user_id: RowId,
     body: UserUpdate,
     _: CurrentSuperuser,
     session: SessionDep,
     hasher: PasswordHasherDep,
 ) -> User:
     """Change a user; deactivating (`is_active: false`) also revokes their refresh tokens."""
-    user = await get_user_or_404(session, user_id)
+    user = await service.get_user_or_404(session, user_id)
     if body.is_active is False or body.password is not None:
         await revoke_all_refresh_tokens(session, user.id)
-    return await update_user(session, hasher, user, body)
+    return await service.update_user(session, hasher, user, body)
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete(user_id: int, _: CurrentSuperuser, session: SessionDep) -> None:
-    await delete_user(session, await get_user_or_404(session, user_id))
+@router.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**SUPERUSER, **NOT_FOUND, **LAST_SUPERUSER},
+)
+async def delete_user(user_id: RowId, _: CurrentSuperuser, session: SessionDep) -> None:
+    await service.delete_user(session, await service.get_user_or_404(session, user_id))

@@ -4,10 +4,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ..pagination import PageParams
-from ..schemas import NotNull
+from ..schemas import NotNull, Storable, Text
 
-Password = Annotated[str, Field(min_length=8, max_length=128)]
-FullName = Annotated[str, Field(max_length=200)]
+Password = Annotated[str, Field(min_length=8, max_length=128), Storable]
+FullName = Annotated[str, Field(max_length=200), Storable]
+# At most 4 bytes a character: never over the 4096 bytes passlib accepts.
+CurrentPassword = Annotated[str, Field(max_length=1024), Storable]
 
 
 class UserRead(BaseModel):
@@ -46,9 +48,9 @@ class UserUpdate(UserSelfUpdate):
 
 
 class PasswordChange(BaseModel):
-    current_password: str
+    current_password: CurrentPassword
     new_password: Password
 
 
 class UserListParams(PageParams):
-    email: str | None = Field(default=None, description="Part of the email, in any case")
+    email: Text | None = Field(default=None, description="Part of the email, in any case")

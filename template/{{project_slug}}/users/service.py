@@ -5,11 +5,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth.passwords import PasswordHasher
 from ..config import Settings
+from ..database import unique_violation_columns
 from .model import User
 from .schemas import UserCreate, UserSelfUpdate, UserUpdate
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    if "\x00" in email:
+        # No stored email holds a NUL, and PostgreSQL refuses to even compare one.
+        return None
     return await session.scalar(select(User).where(User.email == email.lower()))
 
 
@@ -117,6 +121,8 @@ async def _commit_or_conflict(session: AsyncSession) -> None:
         await session.commit()
     except IntegrityError as error:
         await session.rollback()
+        if unique_violation_columns(error) is None:
+            raise
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="A user with this email already exists"
         ) from error

@@ -5,6 +5,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from ..auth.passwords import PasswordHasher
+from ..auth.throttle import LoginThrottle, client_address
 from ..config import Settings
 from ..users.model import User
 from ..users.service import authenticate
@@ -23,6 +24,7 @@ class SuperuserAuthentication(AuthenticationBackend):
         self,
         settings: Settings,
         hasher: PasswordHasher,
+        throttle: LoginThrottle,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         base_url: str,
@@ -36,6 +38,7 @@ class SuperuserAuthentication(AuthenticationBackend):
             https_only=settings.environment != "development",
         )
         self._hasher = hasher
+        self._throttle = throttle
         self._sessionmaker = sessionmaker
 
     async def login(self, request: Request) -> bool:
@@ -43,8 +46,13 @@ class SuperuserAuthentication(AuthenticationBackend):
         email, password = form.get("username"), form.get("password")
         if not isinstance(email, str) or not isinstance(password, str):
             return False
+        # The API's counts: failures here and at /auth/login add up. Too many answer 429.
+        address = client_address(request)
+        await self._throttle.check(email, address)
         async with self._sessionmaker() as session:
             user = await authenticate(session, self._hasher, email, password)
+        if user is None:
+            await self._throttle.failed(email, address)
         # One answer for every refusal: it must not tell which part was wrong.
         if user is None or not _may_administer(user):
             return False
