@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from .conftest import Project, install, render, run
+from .fuzz import fuzz_as_superuser_and_anonymous
 from .postgres import HOST, databases, missing, psql, throwaway_database, url
 from .samples import EVERY_TYPE_RESOURCES
 from .server import free_port, served
@@ -106,6 +107,25 @@ def test_migrations_build_the_schema_with_no_drift(postgres: None, project: Proj
         assert left.split() == ["alembic_version"]
         project.run("alembic", "upgrade", "head", env=env)
         project.run("alembic", "check", env=env)
+
+
+def test_fuzzing_finds_no_error_and_nothing_undocumented(
+    postgres: None, project: Project, tmp_path: Path
+) -> None:
+    with throwaway_database() as database_url:
+        env = {"DATABASE_URL": database_url}
+        project.run("alembic", "upgrade", "head", env=env)
+        credentials = project.env
+        log = tmp_path / "server.log"
+        with served(project, env=env, log=log) as base_url:
+            fuzz_as_superuser_and_anonymous(
+                base_url,
+                credentials["FIRST_SUPERUSER_EMAIL"],
+                credentials["FIRST_SUPERUSER_PASSWORD"],
+                "the default and every-type resources on PostgreSQL",
+                tmp_path,
+            )
+    assert "Traceback" not in log.read_text()
 
 
 def test_workers_share_the_database_under_a_burst(
