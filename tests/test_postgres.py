@@ -25,6 +25,7 @@ import httpx
 import pytest
 import yaml
 
+from .attacks import attack
 from .conftest import Project, install, render, run
 from .fuzz import fuzz_as_superuser_and_anonymous
 from .postgres import HOST, databases, missing, psql, throwaway_database, url
@@ -128,6 +129,43 @@ def test_fuzzing_finds_no_error_and_nothing_undocumented(
     assert "Traceback" not in log.read_text()
 
 
+# None: the placeholder that the tracked .env.example publishes.
+WEAK_SECRETS = {
+    "the published SECRET_KEY": ("SECRET_KEY", None),
+    "a short SECRET_KEY": ("SECRET_KEY", "s3cr3t-but-short"),
+    "a guessable SECRET_KEY": ("SECRET_KEY", "ab" * 32),
+    "the published password": ("FIRST_SUPERUSER_PASSWORD", None),
+    "a guessable password": ("FIRST_SUPERUSER_PASSWORD", "aaaaaaaaaaaaaaaaaaaa"),
+}
+
+
+@pytest.mark.parametrize("weakness", WEAK_SECRETS)
+def test_production_refuses_to_start_with_a_weak_secret(project: Project, weakness: str) -> None:
+    setting, value = WEAK_SECRETS[weakness]
+    if value is None:
+        example = (project.path / ".env.example").read_text().splitlines()
+        value = next(line.split("=", 1)[1] for line in example if line.startswith(f"{setting}="))
+    env = {"ENVIRONMENT": "production", setting: value}
+
+    result = run(["uv", "run", "--frozen", project.slug, "serve"], cwd=project.path, env=env)
+
+    assert result.returncode == 2, result.stdout
+    assert setting in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_starts_with_the_generated_secrets(
+    postgres: None, project: Project, tmp_path: Path
+) -> None:
+    with throwaway_database() as database_url:
+        env = {"ENVIRONMENT": "production", "DATABASE_URL": database_url}
+        project.run("alembic", "upgrade", "head", env=env)
+        with served(project, env=env, log=tmp_path / "server.log") as base_url:
+            health = httpx.get(f"{base_url}/health")
+    assert health.status_code == 200
+    assert "max-age" in health.headers["strict-transport-security"]
+
+
 def test_workers_share_the_database_under_a_burst(
     postgres: None, project: Project, tmp_path: Path
 ) -> None:
@@ -147,6 +185,7 @@ def test_workers_share_the_database_under_a_burst(
             assert psql("SELECT count(*) FROM users WHERE is_superuser", database=name) == "1"
             walked = walk(base_url, email, password, ANSWERS["resources"])
             assert len(walked) == len(ANSWERS["resources"].split(";"))
+            assert len(attack(base_url, project.env)) > len(walked) + 20
 
             statuses, created = burst(base_url, email, password)
             rows = psql("SELECT count(*) FROM books WHERE title LIKE 'burst %'", database=name)

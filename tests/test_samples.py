@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from .attacks import attack
 from .conftest import Project, install, render, source_files
 from .fuzz import fuzz_as_superuser_and_anonymous
 from .samples import SAMPLES, Sample
@@ -73,15 +74,19 @@ def test_served_app_walks_over_http(project: Project, tmp_path: Path) -> None:
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"}
     project.run("alembic", "upgrade", "head", env=env)
     credentials = project.env
-    with served(project, env=env, log=tmp_path / "server.log") as base_url:
+    log = tmp_path / "server.log"
+    with served(project, env=env, log=log) as base_url:
         walked = walk(
             base_url,
             credentials["FIRST_SUPERUSER_EMAIL"],
             credentials["FIRST_SUPERUSER_PASSWORD"],
             str(project.answers["resources"]),
         )
+        attacks = attack(base_url, credentials)
     expected = len(str(project.answers["resources"]).split(";"))
     assert len(walked) == expected
+    assert len(attacks) > len(walked) + 20
+    assert "Traceback" not in log.read_text()
 
 
 def test_fuzzing_finds_no_error_and_nothing_undocumented(project: Project, tmp_path: Path) -> None:

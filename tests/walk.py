@@ -7,6 +7,8 @@ from typing import Any
 import httpx
 
 JSON = dict[str, Any]
+# The password of the users the walk makes.
+USER_PASSWORD = "a password for walking"
 
 
 def walk(base_url: str, superuser_email: str, superuser_password: str, resources: str) -> list[str]:
@@ -55,7 +57,7 @@ def check_refresh_rotation(client: httpx.Client, tokens: JSON) -> None:
 
 
 def make_user(client: httpx.Client, admin: JSON, email: str) -> JSON:
-    body = {"email": email, "password": "a password for walking"}
+    body = {"email": email, "password": USER_PASSWORD}
     created = client.post("/users", json=body, headers=bearer(admin))
     assert created.status_code == 201, created.text
     duplicate = client.post("/users", json=body, headers=bearer(admin))

@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         if args.reload and args.workers > 1:
             parser.error("--reload runs a single process; drop --workers")
+        _refuse_bad_settings(parser)
         uvicorn.run(
             f"{__package__}.main:create_app",
             factory=True,
@@ -120,6 +121,23 @@ def main(argv: list[str] | None = None) -> None:
         password = os.environ[args.password_env] if args.password_env else getpass.getpass()
         asyncio.run(_create_superuser(args.email, password))
         print(f"Created superuser {args.email}")
+
+
+def _refuse_bad_settings(parser: argparse.ArgumentParser) -> None:
+    """Stop before serving with settings the app would refuse: one message that names them,
+    instead of a traceback from every worker."""
+    from pydantic import ValidationError
+
+    from .config import Settings
+
+    try:
+        Settings()
+    except ValidationError as error:
+        # Named as in the environment and .env, where they are set.
+        problems = [
+            f"  {str(problem['loc'][0]).upper()}: {problem['msg']}" for problem in error.errors()
+        ]
+        parser.exit(2, "Cannot serve with these settings:\n" + "\n".join(problems) + "\n")
 
 
 def _make_migration(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
