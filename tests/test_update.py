@@ -103,6 +103,24 @@ def test_update_from_release_keeps_user_work(
     project.run("pytest", "-q", "-p", "no:cacheprovider")
 
 
+def test_a_changed_migration_is_refused_at_commit(template_repo: Path, tmp_path: Path) -> None:
+    project = generated_project(template_repo, tmp_path / "project", UNDER_TEST)
+    check = ["uv", "run", "--frozen", "pre-commit", "run", "migrations-are-history"]
+    project.run("alembic", "revision", "-m", "a revision of our own")
+    git("add", "--all", cwd=project.path)
+    added = run(check, cwd=project.path)
+    commit_all(project, "a revision of our own")
+    books = project.path / MIGRATIONS / "create_books.py"
+    books.write_text(books.read_text() + "# edited after databases ran it\n")
+    git("add", "--all", cwd=project.path)
+
+    changed = run(check, cwd=project.path)
+
+    assert added.returncode == 0, added.stdout
+    assert changed.returncode == 1, changed.stdout
+    assert "migrations/versions/create_books.py" in changed.stdout
+
+
 def test_add_resource_says_what_it_needs(template_repo: Path, tmp_path: Path) -> None:
     project = generated_project(template_repo, tmp_path / "project", UNDER_TEST)
     add_resource = ["uv", "run", "--frozen", project.slug, "add-resource"]
