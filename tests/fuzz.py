@@ -6,7 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import TEMPLATE, run
+from .conftest import TEMPLATE, Project, run
+from .server import served
 from .walk import bearer, login
 
 ARTIFACTS = TEMPLATE / "tests" / "artifacts"
@@ -49,15 +50,23 @@ def fuzz(base_url: str, report: Path, headers: dict[str, str] | None = None) -> 
     return fuzzed
 
 
-def fuzz_as_superuser_and_anonymous(
-    base_url: str, email: str, password: str, label: str, reports: Path
-) -> None:
-    """Fuzz with a superuser's access token (taken before the fuzzer can change the account),
-    then without credentials; the figures go to tests/artifacts/fuzzing.txt."""
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        headers = bearer(login(client, email, password))
-    as_superuser = fuzz(base_url, reports / "superuser.json", headers)
-    anonymous = fuzz(base_url, reports / "anonymous.json")
+def fuzz_served(project: Project, env: dict[str, str], label: str, workdir: Path) -> None:
+    """Migrate the database of `env`, serve the project on it and fuzz it with a superuser's
+    access token (taken before the fuzzer can change the account), then without credentials.
+    The figures go to tests/artifacts/fuzzing.txt; the server must log no traceback."""
+    project.run("alembic", "upgrade", "head", env=env)
+    credentials = project.env
+    log = workdir / "server.log"
+    with (
+        served(project, env=env, log=log) as base_url,
+        httpx.Client(base_url=base_url, timeout=10) as client,
+    ):
+        tokens = login(
+            client, credentials["FIRST_SUPERUSER_EMAIL"], credentials["FIRST_SUPERUSER_PASSWORD"]
+        )
+        as_superuser = fuzz(base_url, workdir / "superuser.json", bearer(tokens))
+        anonymous = fuzz(base_url, workdir / "anonymous.json")
+    assert "Traceback" not in log.read_text()
     ARTIFACTS.mkdir(exist_ok=True)
     with (ARTIFACTS / "fuzzing.txt").open("a") as figures:
         figures.write(f"{label}: as superuser {as_superuser}; anonymous {anonymous}\n")
