@@ -119,8 +119,8 @@ class Story:
     """A project under change and its database, which holds rows and runs every revision."""
 
     project: Project
+    kind: str
     database_url: str
-    fresh_database: "FreshDatabase"
     workdir: Path
     # Rows each resource's collection should hold, by path.
     rows: dict[str, int] = field(default_factory=dict)
@@ -171,7 +171,8 @@ class Story:
         self.project.run("ruff", "format", "--check", ".")
         self.project.run("alembic", "upgrade", "head", env=self.env)
         self.project.run("alembic", "check", env=self.env)
-        with self.fresh_database() as fresh_url:
+        fresh_file = self.workdir / f"fresh-{len(after)}.db"  # every step adds a revision
+        with empty_database(self.kind, fresh_file) as fresh_url:
             self.project.run("alembic", "upgrade", "head", env={"DATABASE_URL": fresh_url})
             self.project.run("alembic", "check", env={"DATABASE_URL": fresh_url})
             assert self.schema(fresh_url) == self.schema(self.database_url), name
@@ -218,24 +219,6 @@ class Story:
         return listed
 
 
-class FreshDatabase:
-    """Makes an empty database of the story's kind for one check, and removes it after."""
-
-    def __init__(self, kind: str, workdir: Path) -> None:
-        self.kind = kind
-        self.workdir = workdir
-        self.made = 0
-
-    @contextmanager
-    def __call__(self) -> Iterator[str]:
-        if self.kind == "postgresql":
-            with throwaway_database() as database_url:
-                yield database_url
-            return
-        self.made += 1
-        yield f"sqlite+aiosqlite:///{self.workdir / f'fresh-{self.made}.db'}"
-
-
 def row_payload(schema: dict[str, Any], schemas: dict[str, Any], tag: str) -> dict[str, object]:
     """A row that is this tag's own: its texts start with the tag (for unique fields), and an
     optional price or isbn is left null, for the changes that must fill or keep it."""
@@ -252,12 +235,13 @@ def is_plain_text(value: object) -> bool:
 
 
 @contextmanager
-def story_database(kind: str, workdir: Path) -> Iterator[str]:
+def empty_database(kind: str, sqlite_file: Path) -> Iterator[str]:
+    """The URL of an empty database: on PostgreSQL a throwaway one, on SQLite this file."""
     if kind == "postgresql":
         with throwaway_database() as database_url:
             yield database_url
         return
-    yield f"sqlite+aiosqlite:///{workdir / 'story.db'}"
+    yield f"sqlite+aiosqlite:///{sqlite_file}"
 
 
 @pytest.fixture(scope="module")
@@ -298,8 +282,8 @@ def tell_the_story(
 ) -> None:
     answers = {"project_name": "Story", "database": database, "resources": INITIAL}
     project = generated_project(released_template, tmp_path / "story", first_release, answers)
-    with story_database(database, tmp_path) as database_url:
-        story = Story(project, database_url, FreshDatabase(database, tmp_path), tmp_path)
+    with empty_database(database, tmp_path / "story.db") as database_url:
+        story = Story(project, database, database_url, tmp_path)
         project.run("alembic", "upgrade", "head", env=story.env)
         story.serve_and_add_rows("first", "second")
 

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, DateTime, Dialect, MetaData, event, make_url
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +32,8 @@ NAMING_CONVENTION = {
 SQLITE_UNIQUE_FAILED = "UNIQUE constraint failed: "
 POSTGRES_UNIQUE_VIOLATION = "23505"
 POSTGRES_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
+POSTGRES_UNDEFINED_TABLE_OR_COLUMN = {"42P01", "42703"}
+SQLITE_MISSING_TABLE_OR_COLUMN = re.compile(r"^no such (table|column)|has no column named")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -53,6 +55,13 @@ def _as_utc(value: datetime) -> datetime:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def is_missing_table_or_column(error: DBAPIError) -> bool:
+    """Whether the database refused a query for a table or column its schema lacks."""
+    if getattr(error.orig, "sqlstate", None) in POSTGRES_UNDEFINED_TABLE_OR_COLUMN:
+        return True
+    return SQLITE_MISSING_TABLE_OR_COLUMN.search(str(error.orig)) is not None
 
 
 def unique_violation_columns(error: IntegrityError) -> list[str] | None:
