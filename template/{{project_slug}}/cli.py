@@ -118,8 +118,18 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "prestart":
         _prestart()
     else:
+        from pydantic import ValidationError
+
+        from .errors import DomainError
+
         password = os.environ[args.password_env] if args.password_env else getpass.getpass()
-        asyncio.run(_create_superuser(args.email, password))
+        try:
+            asyncio.run(_create_superuser(args.email, password))
+        except ValidationError as error:
+            problems = [f"  {problem['loc'][0]}: {problem['msg']}" for problem in error.errors()]
+            parser.exit(2, "Cannot create that superuser:\n" + "\n".join(problems) + "\n")
+        except DomainError as error:
+            parser.exit(1, f"{error.detail}\n")
         print(f"Created superuser {args.email}")
 
 

@@ -1,7 +1,6 @@
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from fastapi import HTTPException, status
 from pydantic import BaseModel
 from sqlalchemy import ForeignKey, Select, select
 from sqlalchemy.exc import IntegrityError
@@ -9,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .database import Base, UTCDateTime, unique_violation_columns, utc_now
+from .errors import ConflictError, NotFoundError
 from .pagination import PageParams, Paginated, paginate
 from .users.model import User
 
@@ -64,9 +64,7 @@ class OwnedCrud(Generic[ModelT]):
     async def get(self, row_id: int) -> ModelT:
         row = await self.session.scalar(self._visible().where(self.model.id == row_id))
         if row is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, detail=f"{self.noun.capitalize()} not found"
-            )
+            raise NotFoundError(f"{self.noun.capitalize()} not found")
         return row
 
     async def create(self, data: BaseModel) -> ModelT:
@@ -103,6 +101,4 @@ class OwnedCrud(Generic[ModelT]):
                 # the client's conflict, and it should fail loudly.
                 raise
             clash = " and ".join(columns) or "unique value"
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, detail=f"Another {self.noun} has the same {clash}"
-            ) from error
+            raise ConflictError(f"Another {self.noun} has the same {clash}") from error

@@ -1,4 +1,5 @@
-"""The refusals an operation can answer: 422's body, and the others for the OpenAPI document."""
+"""The refusals an operation can answer: the services' domain errors and invalid input as HTTP,
+and each refusal's entry in the OpenAPI document."""
 
 import json
 from typing import Any
@@ -10,6 +11,16 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.routing import BaseRoute
+
+from .errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    NotAuthenticatedError,
+    NotFoundError,
+    PermissionDeniedError,
+    TooManyAttemptsError,
+)
 
 Responses = dict[int | str, dict[str, Any]]
 
@@ -46,6 +57,31 @@ def document_unreadable_bodies(routes: list[BaseRoute]) -> None:
     for route in routes:
         if isinstance(route, APIRoute) and route.body_field is not None:
             route.responses.setdefault(400, refusal("The body is not text in UTF-8"))
+
+
+# By kind; a kind of error not named here answers as the nearest kind it derives from.
+STATUS_CODES: dict[type[DomainError], int] = {
+    DomainError: status.HTTP_400_BAD_REQUEST,
+    InvalidInputError: status.HTTP_400_BAD_REQUEST,
+    NotAuthenticatedError: status.HTTP_401_UNAUTHORIZED,
+    PermissionDeniedError: status.HTTP_403_FORBIDDEN,
+    NotFoundError: status.HTTP_404_NOT_FOUND,
+    ConflictError: status.HTTP_409_CONFLICT,
+    TooManyAttemptsError: status.HTTP_429_TOO_MANY_REQUESTS,
+}
+
+
+async def domain_error(request: Request, error: Exception) -> JSONResponse:
+    """A service's refusal as the HTTP answer of its kind, with `{"detail": ...}`."""
+    if not isinstance(error, DomainError):
+        raise error
+    headers = {}
+    if isinstance(error, NotAuthenticatedError):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(error, TooManyAttemptsError):
+        headers["Retry-After"] = str(error.retry_after)
+    status_code = next(STATUS_CODES[kind] for kind in type(error).__mro__ if kind in STATUS_CODES)
+    return JSONResponse({"detail": error.detail}, status_code=status_code, headers=headers)
 
 
 class AsciiJSONResponse(JSONResponse):

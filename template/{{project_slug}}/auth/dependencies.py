@@ -1,10 +1,11 @@
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 
 from ..config import SettingsDep
 from ..database import SessionDep
+from ..errors import NotAuthenticatedError, PermissionDeniedError
 from ..users.model import User
 from .tokens import InvalidTokenError, decode_token
 
@@ -20,19 +21,15 @@ async def get_current_user(
         claims = None
     user = await session.get(User, claims.user_id) if claims else None
     if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="Invalid or expired access token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise NotAuthenticatedError("Invalid or expired access token")
     if not user.is_active:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="User is inactive")
+        raise PermissionDeniedError("User is inactive")
     return user
 
 
 async def get_current_superuser(user: Annotated[User, Depends(get_current_user)]) -> User:
     if not user.is_superuser:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Superuser privileges required")
+        raise PermissionDeniedError("Superuser privileges required")
     return user
 
 

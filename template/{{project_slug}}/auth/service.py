@@ -1,12 +1,53 @@
-from fastapi import HTTPException, status
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import Settings
+from ..errors import NotAuthenticatedError, PermissionDeniedError
 from ..users.model import User
+from ..users.service import authenticate
 from .model import RefreshToken
-from .schemas import TokenPair
+from .passwords import PasswordHasher
+from .revocation import revoke_all_refresh_tokens
+from .schemas import LoginForm, TokenPair
+from .throttle import LoginThrottle
 from .tokens import InvalidTokenError, TokenClaims, decode_token, issue_token
+
+
+async def check_credentials(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    email: str,
+    password: str,
+    address: str,
+) -> User:
+    """The user with this email and password, whether active or not, for the API's login and
+    the admin panel's alike: their failures count towards the same limits.
+
+    Raises TooManyAttemptsError while a limit of failures is reached, NotAuthenticatedError for
+    a wrong email or password.
+    """
+    await throttle.check(email, address)
+    user = await authenticate(session, hasher, email, password)
+    if user is None:
+        await throttle.failed(email, address)
+        raise NotAuthenticatedError("Incorrect email or password")
+    return user
+
+
+async def log_in(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    settings: Settings,
+    form: LoginForm,
+    address: str,
+) -> TokenPair:
+    """An access and a refresh token for the active user whose email and password these are."""
+    user = await check_credentials(session, hasher, throttle, form.username, form.password, address)
+    if not user.is_active:
+        raise PermissionDeniedError("User is inactive")
+    return await issue_token_pair(session, settings, user)
 
 
 async def issue_token_pair(session: AsyncSession, settings: Settings, user: User) -> TokenPair:
@@ -56,17 +97,6 @@ async def revoke_refresh_token(session: AsyncSession, settings: Settings, token:
     await session.commit()
 
 
-async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None:
-    # Lock the user's row first (FOR NO KEY UPDATE): concurrent revocations of one user's
-    # tokens, as racing reuses make, then take turns instead of deadlocking over the token rows.
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked.is_(False))
-        .values(revoked=True)
-    )
-
-
 def _refresh_claims(settings: Settings, token: str) -> TokenClaims:
     try:
         return decode_token(settings, token, "refresh")
@@ -84,5 +114,5 @@ async def _stored_refresh_token(
     return stored
 
 
-def _invalid_refresh_token() -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail="Invalid or expired refresh token")
+def _invalid_refresh_token() -> NotAuthenticatedError:
+    return NotAuthenticatedError("Invalid or expired refresh token")

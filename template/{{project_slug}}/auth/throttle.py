@@ -2,22 +2,14 @@ import math
 import time
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from ..config import Settings
-
-
-class TooManyFailedLoginsError(HTTPException):
-    def __init__(self, wait_seconds: int) -> None:
-        super().__init__(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"Too many failed logins; try again in {wait_seconds} seconds",
-            headers={"Retry-After": str(wait_seconds)},
-        )
+from ..errors import TooManyAttemptsError
 
 
 class LoginThrottle:
@@ -39,11 +31,14 @@ class LoginThrottle:
         self._per_account = parse(settings.login_failures_per_account)
 
     async def check(self, email: str, address: str) -> None:
-        """Raise 429, with the seconds to wait in `Retry-After`, when a count is exhausted."""
+        """Raise TooManyAttemptsError, with the seconds to wait, when a count is exhausted."""
         for limit, key in self._counts(email, address):
             if not await self._limiter.test(limit, *key):
                 stats = await self._limiter.get_window_stats(limit, *key)
-                raise TooManyFailedLoginsError(max(1, math.ceil(stats.reset_time - time.time())))
+                wait = max(1, math.ceil(stats.reset_time - time.time()))
+                raise TooManyAttemptsError(
+                    f"Too many failed logins; try again in {wait} seconds", retry_after=wait
+                )
 
     async def failed(self, email: str, address: str) -> None:
         for limit, key in self._counts(email, address):

@@ -1,13 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy import select
+from fastapi import APIRouter, Query, status
 
 from ..auth.dependencies import CurrentSuperuser, CurrentUser
 from ..auth.passwords import PasswordHasherDep
-from ..auth.service import revoke_all_refresh_tokens
 from ..database import SessionDep
-from ..pagination import Page, Paginated, paginate
+from ..pagination import Page, Paginated
 from ..responses import AUTHENTICATED, NOT_FOUND, SUPERUSER, Responses, refusal
 from ..schemas import RowId
 from . import service
@@ -47,22 +45,14 @@ async def change_password(
     body: PasswordChange, user: CurrentUser, session: SessionDep, hasher: PasswordHasherDep
 ) -> None:
     """Change your password; every refresh token you hold is revoked."""
-    valid, _ = await hasher.verify(body.current_password, user.password_hash)
-    if not valid:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Current password is incorrect")
-    user.password_hash = await hasher.hash(body.new_password)
-    await revoke_all_refresh_tokens(session, user.id)
-    await session.commit()
+    await service.change_password(session, hasher, user, body)
 
 
 @router.get("", response_model=Page[UserRead], responses=SUPERUSER)
 async def list_users(
     params: Annotated[UserListParams, Query()], _: CurrentSuperuser, session: SessionDep
 ) -> Paginated[User]:
-    query = select(User).order_by(User.id)
-    if params.email:
-        query = query.where(User.email.contains(params.email.lower(), autoescape=True))
-    return await paginate(session, query, params)
+    return await service.list_users(session, params)
 
 
 @router.post(
@@ -79,7 +69,7 @@ async def create_user(
 
 @router.get("/{user_id}", response_model=UserRead, responses={**SUPERUSER, **NOT_FOUND})
 async def read_user(user_id: RowId, _: CurrentSuperuser, session: SessionDep) -> User:
-    return await service.get_user_or_404(session, user_id)
+    return await service.get_user(session, user_id)
 
 
 @router.patch(
@@ -99,9 +89,7 @@ async def update_user(
     hasher: PasswordHasherDep,
 ) -> User:
     """Change a user; deactivating (`is_active: false`) also revokes their refresh tokens."""
-    user = await service.get_user_or_404(session, user_id)
-    if body.is_active is False or body.password is not None:
-        await revoke_all_refresh_tokens(session, user.id)
+    user = await service.get_user(session, user_id)
     return await service.update_user(session, hasher, user, body)
 
 
@@ -111,4 +99,4 @@ async def update_user(
     responses={**SUPERUSER, **NOT_FOUND, **LAST_SUPERUSER},
 )
 async def delete_user(user_id: RowId, _: CurrentSuperuser, session: SessionDep) -> None:
-    await service.delete_user(session, await service.get_user_or_404(session, user_id))
+    await service.delete_user(session, await service.get_user(session, user_id))

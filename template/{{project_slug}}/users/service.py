@@ -1,13 +1,15 @@
-from fastapi import HTTPException, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth.passwords import PasswordHasher
+from ..auth.revocation import revoke_all_refresh_tokens
 from ..config import Settings
 from ..database import unique_violation_columns
+from ..errors import ConflictError, InvalidInputError, NotFoundError
+from ..pagination import Paginated, paginate
 from .model import User
-from .schemas import UserCreate, UserSelfUpdate, UserUpdate
+from .schemas import PasswordChange, UserCreate, UserListParams, UserSelfUpdate, UserUpdate
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -17,10 +19,17 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email.lower()))
 
 
-async def get_user_or_404(session: AsyncSession, user_id: int) -> User:
+async def list_users(session: AsyncSession, params: UserListParams) -> Paginated[User]:
+    query = select(User).order_by(User.id)
+    if params.email:
+        query = query.where(User.email.contains(params.email.lower(), autoescape=True))
+    return await paginate(session, query, params)
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="User not found")
+        raise NotFoundError("User not found")
     return user
 
 
@@ -56,9 +65,12 @@ async def create_user(session: AsyncSession, hasher: PasswordHasher, data: UserC
 async def update_user(
     session: AsyncSession, hasher: PasswordHasher, user: User, data: UserSelfUpdate
 ) -> User:
+    """Change a user; deactivating them or setting their password revokes their refresh tokens."""
     changes = data.model_dump(exclude_unset=True, exclude={"password"})
     if isinstance(data, UserUpdate):
         await _refuse_removing_last_superuser(session, user, data)
+        if data.is_active is False or data.password is not None:
+            await revoke_all_refresh_tokens(session, user.id)
         if data.password is not None:
             user.password_hash = await hasher.hash(data.password)
     if data.email is not None:
@@ -69,11 +81,21 @@ async def update_user(
     return user
 
 
+async def change_password(
+    session: AsyncSession, hasher: PasswordHasher, user: User, data: PasswordChange
+) -> None:
+    """Set the user's own password, given the current one; every refresh token is revoked."""
+    valid, _ = await hasher.verify(data.current_password, user.password_hash)
+    if not valid:
+        raise InvalidInputError("Current password is incorrect")
+    user.password_hash = await hasher.hash(data.new_password)
+    await revoke_all_refresh_tokens(session, user.id)
+    await session.commit()
+
+
 async def delete_user(session: AsyncSession, user: User) -> None:
     if await _is_last_active_superuser(session, user):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="The last active superuser cannot be deleted"
-        )
+        raise ConflictError("The last active superuser cannot be deleted")
     await session.delete(user)
     await session.commit()
 
@@ -91,7 +113,7 @@ async def ensure_first_superuser(
     )
     try:
         return await create_user(session, hasher, data)
-    except HTTPException:
+    except ConflictError:
         # Another worker created it between our check and our insert.
         return None
 
@@ -101,10 +123,7 @@ async def _refuse_removing_last_superuser(
 ) -> None:
     demoted = data.is_superuser is False or data.is_active is False
     if demoted and await _is_last_active_superuser(session, user):
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail="The last active superuser cannot be deactivated or demoted",
-        )
+        raise ConflictError("The last active superuser cannot be deactivated or demoted")
 
 
 async def _is_last_active_superuser(session: AsyncSession, user: User) -> bool:
@@ -123,6 +142,4 @@ async def _commit_or_conflict(session: AsyncSession) -> None:
         await session.rollback()
         if unique_violation_columns(error) is None:
             raise
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="A user with this email already exists"
-        ) from error
+        raise ConflictError("A user with this email already exists") from error

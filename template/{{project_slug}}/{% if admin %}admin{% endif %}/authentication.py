@@ -5,10 +5,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from ..auth.passwords import PasswordHasher
+from ..auth.service import check_credentials
 from ..auth.throttle import LoginThrottle, client_address
 from ..config import Settings
+from ..errors import NotAuthenticatedError
 from ..users.model import User
-from ..users.service import authenticate
 
 SESSION_USER_ID = "user_id"
 
@@ -48,13 +49,15 @@ class SuperuserAuthentication(AuthenticationBackend):
             return False
         # The API's counts: failures here and at /auth/login add up. Too many answer 429.
         address = client_address(request)
-        await self._throttle.check(email, address)
-        async with self._sessionmaker() as session:
-            user = await authenticate(session, self._hasher, email, password)
-        if user is None:
-            await self._throttle.failed(email, address)
+        try:
+            async with self._sessionmaker() as session:
+                user = await check_credentials(
+                    session, self._hasher, self._throttle, email, password, address
+                )
+        except NotAuthenticatedError:
+            return False
         # One answer for every refusal: it must not tell which part was wrong.
-        if user is None or not _may_administer(user):
+        if not _may_administer(user):
             return False
         request.session.clear()
         request.session[SESSION_USER_ID] = user.id

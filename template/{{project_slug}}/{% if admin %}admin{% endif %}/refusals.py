@@ -1,8 +1,9 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import HTTPException
 from pydantic import ValidationError
+
+from ..errors import DomainError
 
 
 class ChangeRefusedError(Exception):
@@ -11,10 +12,10 @@ class ChangeRefusedError(Exception):
 
 @contextmanager
 def refusals_for_admin() -> Iterator[None]:
-    """Reword the services' refusals (HTTP errors, invalid input) as a `ChangeRefusedError`."""
+    """Reword the services' refusals (domain errors, invalid input) as a `ChangeRefusedError`."""
     try:
         yield
-    except HTTPException as error:
+    except DomainError as error:
         raise ChangeRefusedError(error.detail) from error
     except ValidationError as error:
         problems = (

@@ -1,14 +1,12 @@
-from fastapi import FastAPI, HTTPException
-from fastapi.exception_handlers import http_exception_handler
+from fastapi import FastAPI
 from sqladmin import Admin
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from starlette.requests import Request
-from starlette.responses import Response
 
-from ..auth.throttle import TooManyFailedLoginsError
 from ..config import Settings
 from ..database import Database
 from ..discovery import feature_modules
+from ..errors import TooManyAttemptsError
+from ..responses import domain_error
 from .authentication import SuperuserAuthentication
 
 BASE_URL = "/admin"
@@ -36,15 +34,9 @@ def mount_admin(app: FastAPI, settings: Settings) -> Admin:
     # The admin is a Starlette app of its own: sharing the API's state gives its requests the
     # same settings, database and password hasher through `request.app.state`.
     admin.admin.state = app.state
-    admin.admin.add_exception_handler(TooManyFailedLoginsError, refuse_with_headers)
+    # sqladmin would show the refusal as a page without its `Retry-After`: answer as the API does.
+    admin.admin.add_exception_handler(TooManyAttemptsError, domain_error)
     for module in feature_modules("admin"):
         for view in module.views:
             admin.add_view(view)
     return admin
-
-
-async def refuse_with_headers(request: Request, error: Exception) -> Response:
-    """sqladmin shows HTTP errors as a page without their headers: keep `Retry-After`."""
-    if not isinstance(error, HTTPException):
-        raise error
-    return await http_exception_handler(request, error)
