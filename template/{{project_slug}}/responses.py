@@ -51,12 +51,14 @@ NOT_FOUND: Responses = {404: refusal("No such row, or it belongs to another user
 UNIQUE_CLASH: Responses = {409: refusal("Another row has the same value of a unique field")}
 
 
-def document_unreadable_bodies(routes: list[BaseRoute]) -> None:
-    """FastAPI answers 400 to a body it cannot decode (bytes that are not UTF-8) before any
-    validation: every operation that reads a body says so."""
+def document_body_refusals(routes: list[BaseRoute]) -> None:
+    """Every operation that reads a body says what is refused before any validation: 400 for a
+    body FastAPI cannot decode (bytes that are not UTF-8), 413 for one over
+    `MAX_REQUEST_BODY_BYTES` (body_size.py)."""
     for route in routes:
         if isinstance(route, APIRoute) and route.body_field is not None:
             route.responses.setdefault(400, refusal("The body is not text in UTF-8"))
+            route.responses.setdefault(413, refusal("The body is over `MAX_REQUEST_BODY_BYTES`"))
 
 
 # By kind; a kind of error not named here answers as the nearest kind it derives from.
