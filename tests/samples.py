@@ -1,6 +1,13 @@
 """The answer sets the suite renders: each must install, lint, migrate, pass and serve."""
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+COPIER_YML = Path(__file__).resolve().parent.parent / "copier.yml"
+# copier.yml's own default answer.
+DEFAULT_RESOURCES: str = yaml.safe_load(COPIER_YML.read_text())["resources"]["default"]
 
 
 @dataclass(frozen=True)

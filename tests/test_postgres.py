@@ -29,17 +29,13 @@ from .attacks import attack
 from .conftest import Project, install, render, run
 from .fuzz import fuzz_served
 from .postgres import HOST, databases, missing, psql, throwaway_database, url
-from .samples import EVERY_TYPE_RESOURCES
+from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES
 from .server import free_port, served
 from .walk import bearer, login, walk
 
 pytestmark = pytest.mark.slow
 
 # copier.yml's default resource, then every field type.
-DEFAULT_RESOURCES = (
-    "book title:str(200):index author:str(120) summary:text:null published_on:date:null "
-    "price:decimal(10,2):null in_stock:bool"
-)
 ANSWERS = {
     "project_name": "Pg Sample",
     "database": "postgresql",

@@ -1,0 +1,206 @@
+"""Every behaviour the rendered API promises has a test of its own that fails without it.
+
+Each mutation breaks one promise in the rendered source (sorting, filtering, paging, owner
+scoping, uniqueness, auth refusals, ...) and runs the test module that guards it: that module
+must fail. A mutation whose code no longer exists fails here too, so that this list follows the
+code it breaks.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from .conftest import Project, install, render, run
+from .samples import DEFAULT_RESOURCES
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    # The rendered test module that must catch it.
+    caught_by: str
+
+
+MUTATIONS = [
+    Mutation(
+        "sort ignored",
+        "crud.py",
+        'column = getattr(self.model, params.sort.removeprefix("-"))',
+        "column = self.model.id",
+        "test_books.py",
+    ),
+    Mutation(
+        "descending ignored",
+        "crud.py",
+        'order = column.desc() if params.sort.startswith("-") else column.asc()',
+        "order = column.asc()",
+        "test_books.py",
+    ),
+    Mutation(
+        "filters ignored",
+        "crud.py",
+        "query = query.where(getattr(self.model, name) == value)",
+        "query = query",
+        "test_books.py",
+    ),
+    Mutation(
+        "offset ignored",
+        "pagination.py",
+        ".offset(params.offset)",
+        "",
+        "test_books.py",
+    ),
+    Mutation(
+        "limit ignored",
+        "pagination.py",
+        "query.limit(params.limit)",
+        "query",
+        "test_books.py",
+    ),
+    Mutation(
+        "total is the page size",
+        "pagination.py",
+        "Paginated(rows.all(), total or 0,",
+        "Paginated(rows.all(), params.limit,",
+        "test_books.py",
+    ),
+    Mutation(
+        "users see every row",
+        "crud.py",
+        "        if not self.user.is_superuser:\n            query = query.where(",
+        "        if False:\n            query = query.where(",
+        "test_books.py",
+    ),
+    Mutation(
+        "superusers see only their own rows",
+        "crud.py",
+        "        if not self.user.is_superuser:\n            query = query.where(",
+        "        if True:\n            query = query.where(",
+        "test_books.py",
+    ),
+    Mutation(
+        "a row's owner is whoever asks",
+        "crud.py",
+        "row = self.model(**data.model_dump(), owner_id=self.user.id)",
+        "row = self.model(**data.model_dump(), owner_id=1)",
+        "test_books.py",
+    ),
+    Mutation(
+        "a unique clash is no conflict",
+        "crud.py",
+        "            if columns is None:\n",
+        "            if True:\n",
+        "test_books.py",
+    ),
+    Mutation(
+        "inactive users pass",
+        "auth/dependencies.py",
+        "    if not user.is_active:\n",
+        "    if False:\n",
+        "test_auth.py",
+    ),
+    Mutation(
+        "every user is a superuser",
+        "auth/dependencies.py",
+        "    if not user.is_superuser:\n",
+        "    if False:\n",
+        "test_users.py",
+    ),
+    Mutation(
+        "a refresh token passes for an access token",
+        "auth/tokens.py",
+        'if claims.get("type") != token_type:',
+        "if False:",
+        "test_auth.py",
+    ),
+    Mutation(
+        "a refresh token works twice",
+        "auth/service.py",
+        "        .values(revoked=True)\n        .returning(RefreshToken.user_id)",
+        "        .values(revoked=False)\n        .returning(RefreshToken.user_id)",
+        "test_auth.py",
+    ),
+    Mutation(
+        "a reused refresh token revokes nothing",
+        "auth/service.py",
+        "            await revoke_all_refresh_tokens(session, stored.user_id)\n",
+        "",
+        "test_auth.py",
+    ),
+    Mutation(
+        "any password logs in",
+        "users/service.py",
+        "    if user is None or not valid:\n",
+        "    if user is None:\n",
+        "test_auth.py",
+    ),
+    Mutation(
+        "failed logins are not counted",
+        "auth/service.py",
+        "        await throttle.failed(email, address)\n",
+        "",
+        "test_login_limits.py",
+    ),
+    Mutation(
+        "deactivation keeps refresh tokens",
+        "users/service.py",
+        "        if data.is_active is False or data.password is not None:\n",
+        "        if data.password is not None:\n",
+        "test_users.py",
+    ),
+    Mutation(
+        "the last superuser can be demoted",
+        "users/service.py",
+        "    if demoted and await _is_last_active_superuser(session, user):",
+        "    if False:",
+        "test_users.py",
+    ),
+    Mutation(
+        "a taken email is no conflict",
+        "users/service.py",
+        "        if unique_violation_columns(error) is None:\n",
+        "        if True:\n",
+        "test_users.py",
+    ),
+    Mutation(
+        "bodies of any size",
+        "body_size.py",
+        "if not declared.isdigit() or int(declared) > self.max_bytes:",
+        "if not declared.isdigit():",
+        "test_security.py",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def project(workspace: Path) -> Project:
+    # The default resource, with a unique field for the uniqueness promise.
+    resources = f"{DEFAULT_RESOURCES} isbn:str(13):unique"
+    project = render(workspace / "mutated", {"project_name": "Mutated", "resources": resources})
+    install(project)
+    return project
+
+
+def test_the_guarding_modules_pass_unmutated(project: Project) -> None:
+    modules = sorted({f"tests/{mutation.caught_by}" for mutation in MUTATIONS})
+    project.run("pytest", "-q", "-p", "no:cacheprovider", *modules)
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: mutation.name)
+def test_breaking_a_promise_fails_its_test(project: Project, mutation: Mutation) -> None:
+    source = project.path / project.slug / mutation.file
+    original = source.read_text()
+    assert original.count(mutation.old) == 1, f"{mutation.name}: not found once in {mutation.file}"
+    source.write_text(original.replace(mutation.old, mutation.new))
+    try:
+        command = ["uv", "run", "--frozen", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+        result = run([*command, f"tests/{mutation.caught_by}"], cwd=project.path)
+    finally:
+        source.write_text(original)
+    assert result.returncode == 1, f"{mutation.name} survived:\n{result.stdout}{result.stderr}"
