@@ -52,7 +52,7 @@ NotNull = AfterValidator(_refuse_null)
 # PostgreSQL refuses NUL in text, and INTEGER is 32 bits on every database we run on. Put
 # `Storable` after a Field's length limits, so that they keep their usual messages.
 Storable = AfterValidator(_refuse_unstorable_characters)
-Text = Annotated[str, Storable]
+StorableStr = Annotated[str, Storable]
 Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
 # Stored in UTC: a time near year 1 or 9999 that does not fit once converted is refused here.
 AwareUTCDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]

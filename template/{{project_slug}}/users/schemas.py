@@ -4,7 +4,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ..pagination import PageParams
-from ..schemas import NotNull, Storable, Text
+from ..schemas import NotNull, Storable, StorableStr
 
 Password = Annotated[str, Field(min_length=8, max_length=128), Storable]
 FullName = Annotated[str, Field(max_length=200), Storable]
@@ -53,4 +53,4 @@ class PasswordChange(BaseModel):
 
 
 class UserListParams(PageParams):
-    email: Text | None = Field(default=None, description="Part of the email, in any case")
+    email: StorableStr | None = Field(default=None, description="Part of the email, in any case")
