@@ -4,19 +4,14 @@ from pathlib import Path
 
 import pytest
 
+from .answers import call, parse_resources, resources
 from .conftest import copier_copy
 
+# Refused by copier.yml's own validators (or copier's choices), asked through copier itself.
 BAD_ANSWERS = [
     ("project_name", " ", "Give the project a name"),
     ("project_name", "x" * 81, "80 characters or fewer"),
-    ("project_slug", "My-API", "must be lower_snake_case"),
-    ("project_slug", "9lives", "must be lower_snake_case"),
-    ("project_slug", "api_", "must not end with '_'"),
     ("project_slug", "class", "is a Python keyword"),
-    ("project_slug", "select", "is a reserved SQL word"),
-    ("project_slug", "json", "would shadow the standard library module 'json'"),
-    ("project_slug", "fastapi", "would shadow the 'fastapi' module the project depends on"),
-    ("project_slug", "tests_api", "would be collected by pytest"),
     ("description", "x" * 201, "one line of at most 200 characters"),
     ("author_name", " ", "Give an author name"),
     ("author_email", "nobody", "'nobody' is not an email address"),
@@ -25,30 +20,55 @@ BAD_ANSWERS = [
     ("admin", "2", "'2' is not a yes/no answer for admin; give true or false"),
     ("python_version", "3.10", "is not in ['3.11', '3.12', '3.13']"),
     ("database", "mysql", "is not in ['sqlite', 'postgresql']"),
-    ("resources", ";", "Give at least one resource"),
-    ("resources", "book", "Resource 'book' has no fields"),
-    ("resources", "Book title:str(10)", "Resource name 'Book' must be lower_snake_case"),
-    ("resources", "class name:str(10)", "Resource name 'class' is a Python keyword"),
-    ("resources", "order name:str(10)", "Resource name 'order' is a reserved SQL word"),
-    ("resources", "user name:str(10)", "'users' is taken by the built-in users module"),
-    ("resources", "book a:int; book b:int", "'book' is used twice"),
-    ("resources", "fish a:int; fishes(fish) b:int", "'fish' is used twice"),
-    ("resources", "b(c)(d) a:int", "must be written name or name(plural)"),
-    ("resources", "a" * 21 + " title:str(10)", "names take at most 20 characters"),
-    ("resources", "book title", "needs a type: write name:type"),
     ("resources", "book title:string", "unknown type 'string'; allowed: str(N), text"),
-    ("resources", "book title:str", "needs a max length from 1 to 10000"),
-    ("resources", "book title:str(0)", "needs a max length from 1 to 10000"),
-    ("resources", "book count:int(5)", "takes no size; only str(N) and decimal(P,S) do"),
-    ("resources", "book price:decimal(2,5)", "decimal(P,S) with 1 <= P <= 38 and S <= P"),
-    ("resources", "book title:str(9):nullable", "allowed once each: null, unique, index"),
-    ("resources", "book title:str(9):null:null", "allowed once each: null, unique, index"),
-    ("resources", "book isbn:str(9):unique:index", "give unique or index, not both"),
-    ("resources", "book id:int", "clashes with a name every resource already has"),
-    ("resources", "book model_name:str(9)", "clashes with a name every resource already has"),
-    ("resources", "book import:int", "Field 'book.import' is a Python keyword"),
-    ("resources", "book title:int title:text", "Field 'book.title' is given twice"),
-    ("resources", "book " + "f" * 21 + ":int", "field names take at most 20 characters"),
+]
+
+# Every branch of the slug validator (includes/answers.jinja: slug_error), run in-process.
+BAD_SLUGS = [
+    ("My-API", "must be lower_snake_case"),
+    ("9lives", "must be lower_snake_case"),
+    ("api_", "must not end with '_'"),
+    ("my__api", "must not end with '_' or contain '__'"),
+    ("class", "is a Python keyword"),
+    ("select", "is a reserved SQL word"),
+    ("json", "would shadow the standard library module 'json'"),
+    ("fastapi", "would shadow the 'fastapi' module the project depends on"),
+    ("tests_api", "would be collected by pytest"),
+]
+
+# Every branch of the resources parser (includes/answers.jinja: parse_resources), in-process.
+BAD_RESOURCES = [
+    (";", "Give at least one resource"),
+    ("book", "Resource 'book' has no fields"),
+    ("Book title:str(10)", "Resource name 'Book' must be lower_snake_case"),
+    ("book(Books) title:str(10)", "Plural 'Books' must be lower_snake_case"),
+    ("class name:str(10)", "Resource name 'class' is a Python keyword"),
+    ("order name:str(10)", "Resource name 'order' is a reserved SQL word"),
+    ("user name:str(10)", "'users' is taken by the built-in users module"),
+    ("book a:int; book b:int", "'book' is used twice"),
+    ("fish a:int; fishes(fish) b:int", "'fish' is used twice"),
+    ("b(c)(d) a:int", "must be written name or name(plural)"),
+    ("a" * 21 + " title:str(10)", "names take at most 20 characters"),
+    ("book(" + "b" * 26 + ") title:str(10)", "names take at most 20 characters, plurals 25"),
+    ("book title", "needs a type: write name:type"),
+    ("book Title:int", "Field 'book.Title' must be lower_snake_case"),
+    ("book title:string", "unknown type 'string'; allowed: str(N), text"),
+    ("book title:str", "needs a max length from 1 to 10000"),
+    ("book title:str(0)", "needs a max length from 1 to 10000"),
+    ("book title:str(10001)", "needs a max length from 1 to 10000"),
+    ("book title:str(5,2)", "needs a max length from 1 to 10000"),
+    ("book count:int(5)", "takes no size; only str(N) and decimal(P,S) do"),
+    ("book price:decimal(2,5)", "decimal(P,S) with 1 <= P <= 38 and S <= P"),
+    ("book price:decimal(39,2)", "decimal(P,S) with 1 <= P <= 38 and S <= P"),
+    ("book price:decimal(10)", "decimal(P,S) with 1 <= P <= 38 and S <= P"),
+    ("book title:str(9):nullable", "allowed once each: null, unique, index"),
+    ("book title:str(9):null:null", "allowed once each: null, unique, index"),
+    ("book isbn:str(9):unique:index", "give unique or index, not both"),
+    ("book id:int", "clashes with a name every resource already has"),
+    ("book model_name:str(9)", "clashes with a name every resource already has"),
+    ("book import:int", "Field 'book.import' is a Python keyword"),
+    ("book title:int title:text", "Field 'book.title' is given twice"),
+    ("book " + "f" * 21 + ":int", "field names take at most 20 characters"),
 ]
 
 
@@ -67,6 +87,73 @@ def test_bad_answer_is_refused_with_a_message(
     assert result.returncode != 0
     assert message in result.stderr
     assert not destination.exists()
+
+
+@pytest.mark.parametrize(("slug", "message"), BAD_SLUGS, ids=[slug for slug, _ in BAD_SLUGS])
+def test_bad_slug_is_refused_with_a_message(slug: str, message: str) -> None:
+    assert message in call("slug_error", slug)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"), BAD_RESOURCES, ids=[answer[:24] for answer, _ in BAD_RESOURCES]
+)
+def test_bad_resources_are_refused_with_a_message(answer: str, message: str) -> None:
+    errors = parse_resources(answer)["errors"]
+
+    assert any(message in error for error in errors), errors
+
+
+def test_good_resources_parse_into_data() -> None:
+    parsed = resources("person(people) name:str(100):unique age:int:null:index price:decimal(5,1)")
+
+    assert parsed == [
+        {
+            "name": "person",
+            "plural": "people",
+            "class_name": "Person",
+            "noun": "person",
+            "fields": [
+                {
+                    "name": "name",
+                    "type": "str",
+                    "length": 100,
+                    "precision": None,
+                    "scale": None,
+                    "nullable": False,
+                    "unique": True,
+                    "index": False,
+                },
+                {
+                    "name": "age",
+                    "type": "int",
+                    "length": None,
+                    "precision": None,
+                    "scale": None,
+                    "nullable": True,
+                    "unique": False,
+                    "index": True,
+                },
+                {
+                    "name": "price",
+                    "type": "decimal",
+                    "length": None,
+                    "precision": 5,
+                    "scale": 1,
+                    "nullable": False,
+                    "unique": False,
+                    "index": False,
+                },
+            ],
+        }
+    ]
+    assert resources("blog_entry body:text price:decimal")[0]["fields"][1]["precision"] == 12
+
+
+@pytest.mark.parametrize(
+    ("answer", "refused"), [("yes", False), ("Off", False), ("1", False), ("maybe", True)]
+)
+def test_bool_words(answer: str, refused: bool) -> None:
+    assert bool(call("bool_error", "admin", answer)) == refused
 
 
 def test_plurals_are_derived_and_can_be_given(tmp_path: Path) -> None:
@@ -104,11 +191,16 @@ DERIVED_SLUGS = [
 
 
 @pytest.mark.parametrize(("name", "slug"), DERIVED_SLUGS, ids=[name for name, _ in DERIVED_SLUGS])
-def test_every_project_name_derives_a_valid_slug(name: str, slug: str, tmp_path: Path) -> None:
-    result = copier_copy(tmp_path / "project", {"project_name": name})
+def test_every_project_name_derives_a_valid_slug(name: str, slug: str) -> None:
+    assert call("default_slug", name) == slug
+    assert call("slug_error", slug) == ""
+
+
+def test_a_refused_plain_slug_renders_with_the_derived_one(tmp_path: Path) -> None:
+    result = copier_copy(tmp_path / "project", {"project_name": "Class"})
 
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "project" / slug / "main.py").exists()
+    assert (tmp_path / "project" / "class_api" / "main.py").exists()
 
 
 def test_bool_answers_take_yes_and_no_words(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """Walk a served project over HTTP as a client would: auth, users, then every resource's CRUD."""
 
-import re
 import uuid
 from typing import Any
 
 import httpx
+
+from .answers import resources as parsed_resources
 
 JSON = dict[str, Any]
 # The password of the users the walk makes.
@@ -25,10 +26,11 @@ def walk(base_url: str, superuser_email: str, superuser_password: str, resources
         assert client.post("/users", json=bad_email, headers=bearer(admin)).status_code == 422
 
         openapi = client.get("/openapi.json").json()
+        by_plural = {resource["plural"]: resource for resource in parsed_resources(resources)}
         walked = []
         for path, create_schema in resource_paths(openapi):
-            spec = resource_spec(resources, snake_case(create_schema.removesuffix("Create")))
-            walk_resource(client, openapi, path, create_schema, spec, alice, bob, admin)
+            resource = by_plural[path.removeprefix("/")]
+            walk_resource(client, openapi, path, create_schema, resource, alice, bob, admin)
             walked.append(path)
 
         logout = client.post("/auth/logout", json={"refresh_token": alice["refresh_token"]})
@@ -81,15 +83,15 @@ def walk_resource(
     openapi: JSON,
     path: str,
     create_schema: str,
-    spec: str,
+    resource: JSON,
     owner: JSON,
     stranger: JSON,
     admin: JSON,
 ) -> None:
     schemas = openapi["components"]["schemas"]
     payload = example_payload(schemas[create_schema], schemas)
-    payload.update(all_fraction_decimals(spec))
-    unique = ":unique" in spec
+    payload.update(all_fraction_decimals(resource))
+    unique = any(field["unique"] for field in resource["fields"])
 
     created = client.post(path, json=payload, headers=bearer(owner))
     assert created.status_code == 201, (path, created.text)
@@ -149,24 +151,10 @@ def example_value(schema: JSON, schemas: JSON) -> object:
     raise AssertionError(f"no example for schema {schema}")
 
 
-def all_fraction_decimals(spec: str) -> JSON:
+def all_fraction_decimals(resource: JSON) -> JSON:
     """A value for each decimal(P,P) field, where 0 has one whole digit too many."""
-    values = {}
-    for token in spec.split()[1:]:
-        name, kind = token.split(":")[:2]
-        precision_scale = re.fullmatch(r"decimal\((\d+),(\d+)\)", kind)
-        if precision_scale and precision_scale[1] == precision_scale[2]:
-            values[name] = "0.1"
-    return values
-
-
-def resource_spec(resources: str, name: str) -> str:
-    for chunk in resources.split(";"):
-        head = chunk.split()[0]
-        if re.sub(r"\(.*\)$", "", head) == name:
-            return chunk
-    raise AssertionError(f"resource {name} is not in the answers: {resources}")
-
-
-def snake_case(class_name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+    return {
+        field["name"]: "0.1"
+        for field in resource["fields"]
+        if field["type"] == "decimal" and field["precision"] == field["scale"]
+    }
