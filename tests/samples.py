@@ -38,6 +38,14 @@ SAMPLES = [
     ),
     Sample("registration", {"project_name": "Open Shop", "open_registration": "true"}),
     Sample("no-admin", {"project_name": "Bare", "admin": "false"}),
-    Sample("python-3.11", {"project_name": "Oldest", "python_version": "3.11"}),
+    # Resources without a string or a sized field, with one-letter field names.
+    Sample(
+        "python-3.11",
+        {
+            "project_name": "Oldest",
+            "python_version": "3.11",
+            "resources": "zebra a:int; tally b:bool:null c:float:index",
+        },
+    ),
     Sample("python-3.13", {"project_name": "Newest", "python_version": "3.13"}),
 ]

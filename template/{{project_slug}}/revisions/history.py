@@ -12,26 +12,19 @@ from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection
 from sqlalchemy.types import TypeDecorator
 
-from ..database import Base
-from ..discovery import feature_modules
+from ..features import METADATA
 
 # Relative to the project root, where every command of the project runs (and the image's WORKDIR).
 ALEMBIC_INI = "alembic.ini"
 
 
-def target_metadata() -> MetaData:
-    """Every table of the models: importing each feature's models fills `Base.metadata`."""
-    feature_modules("model")
-    return Base.metadata
-
-
 def context_options(connection: Connection) -> dict[str, Any]:
     """How migrations run and how the schema is compared with the models, on this connection."""
     return {
-        "target_metadata": target_metadata(),
+        "target_metadata": METADATA,
         # SQLite can only alter a table by copying it; batch mode does that for us.
         "render_as_batch": connection.dialect.name == "sqlite",
         "compare_server_default": True,
