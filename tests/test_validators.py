@@ -1,11 +1,12 @@
 """Every question refuses a bad answer with a message saying what is allowed, and writes nothing."""
 
+import re
 from pathlib import Path
 
 import pytest
 
 from .answers import call, parse_resources, resources
-from .conftest import copier_copy
+from .conftest import TEMPLATE, copier_copy
 
 # Refused by copier.yml's own validators (or copier's choices), asked through copier itself.
 BAD_ANSWERS = [
@@ -210,3 +211,20 @@ def test_bool_answers_take_yes_and_no_words(tmp_path: Path) -> None:
     answers = (tmp_path / "project" / ".copier-answers.yml").read_text()
     assert "open_registration: true\n" in answers
     assert "admin: false\n" in answers
+
+
+def rendered_names() -> list[str]:
+    """The project's own module and package names, and what its test modules test: a resource
+    of one of those names would shadow it or clash with its test module."""
+    package = TEMPLATE / "template" / "{{project_slug}}"
+    names = [re.sub(r"\{%.*?%\}|\.py|\.jinja", "", path.name) for path in package.iterdir()]
+    tests = (TEMPLATE / "template" / "tests").glob("test_*.py*")
+    names += [re.sub(r"^test_|\.py|\.jinja", "", path.name) for path in tests]
+    return sorted(name for name in set(names) if name.isidentifier() and name != "__init__")
+
+
+@pytest.mark.parametrize("name", rendered_names())
+def test_a_resource_cannot_take_a_name_the_project_uses(name: str) -> None:
+    errors = parse_resources(f"{name} a:int")["errors"]
+
+    assert any("is taken by the built-in" in error for error in errors), errors
