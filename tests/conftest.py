@@ -1,3 +1,4 @@
+import fcntl
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from .postgres import require_postgres
+from .samples import Sample
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 
@@ -169,6 +171,28 @@ def generated_project(
     install(project)
     commit_all(project, f"generated from fireup {ref}")
     return project
+
+
+@pytest.fixture(scope="session")
+def shared_samples(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A folder that every xdist worker of the run shares: samples are installed there once."""
+    base = tmp_path_factory.getbasetemp()
+    return (base if worker_id == "master" else base.parent) / "shared-samples"
+
+
+def sample_project(folder: Path, sample: Sample) -> Project:
+    """`sample`, rendered and installed in `folder` once for the whole run, for every test and
+    worker that asks: the first renders it while the others wait on its lock. Tests must leave
+    its files as they are."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path, installed = folder / sample.name, folder / f"{sample.name}.installed"
+    with (folder / f"{sample.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            install(render(path, sample.answers))
+            installed.touch()
+    return Project(path, yaml.safe_load((path / ".copier-answers.yml").read_text()))
 
 
 @pytest.fixture(scope="session")

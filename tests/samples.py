@@ -26,6 +26,11 @@ EVERY_TYPE_RESOURCES = (
     "status_entry(status_log) code:uuid:unique at:datetime weight:decimal(5,5):null"
 )
 
+
+def sample(name: str) -> Sample:
+    return next(sample for sample in SAMPLES if sample.name == name)
+
+
 SAMPLES = [
     Sample("defaults"),
     Sample(

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from .conftest import TEMPLATE, Project, install, render
+from .conftest import TEMPLATE, Project, sample_project, source_files
+from .samples import sample
 from .server import served
 from .walk import bearer, login
 
@@ -39,10 +40,8 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def project(workspace: Path) -> Project:
-    project = render(workspace / "admin-browser", {"project_name": "Admin Browser"})
-    install(project)
-    return project
+def project(shared_samples: Path) -> Project:
+    return sample_project(shared_samples, sample("defaults"))
 
 
 def api_books(base_url: str, email: str, password: str) -> list[dict[str, object]]:
@@ -126,12 +125,11 @@ def test_superuser_manages_a_book_in_the_browser(
         assert [url for url in requested if not url.startswith(base_url)] == []
 
 
-def test_without_admin_nothing_of_sqladmin_is_rendered(workspace: Path) -> None:
-    project = render(workspace / "without-admin", {"project_name": "Bare", "admin": "false"})
+def test_without_admin_nothing_of_sqladmin_is_rendered(shared_samples: Path) -> None:
+    project = sample_project(shared_samples, sample("no-admin"))
 
-    files = [path for path in project.path.rglob("*") if path.is_file()]
-    assert [path for path in files if "admin" in path.name] == []
-    for path in files:
-        text = path.read_text()
+    files = source_files(project.path)
+    assert [name for name in files if "admin" in Path(name).name] == []
+    for name, text in files.items():
         for word in ("sqladmin", "wtforms", "mount_admin", "admin_session"):
-            assert word not in text, f"{path.relative_to(project.path)} mentions {word}"
+            assert word not in text, f"{name} mentions {word}"

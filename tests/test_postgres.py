@@ -26,10 +26,10 @@ import pytest
 import yaml
 
 from .attacks import attack
-from .conftest import TEMPLATE, Project, install, render, run
+from .conftest import TEMPLATE, Project, run, sample_project
 from .fuzz import fuzz_served
 from .postgres import HOST, databases, missing, psql, throwaway_database, url
-from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES
+from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES, Sample, sample
 from .server import free_port, served
 from .walk import bearer, login, walk
 
@@ -48,10 +48,8 @@ CREATES_PER_CLIENT = 25
 
 
 @pytest.fixture(scope="module")
-def project(workspace: Path) -> Project:
-    project = render(workspace / "postgresql", ANSWERS)
-    install(project)
-    return project
+def project(shared_samples: Path) -> Project:
+    return sample_project(shared_samples, Sample("postgresql", ANSWERS))
 
 
 def test_ruff_mypy_and_hadolint_are_clean(project: Project) -> None:
@@ -503,9 +501,10 @@ def arguments_of(stage: list[tuple[str, str]], name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
-def test_deploy_files_are_sound(project: Project, workspace: Path, database: str) -> None:
+def test_deploy_files_are_sound(project: Project, shared_samples: Path, database: str) -> None:
     """Checked statically: the template's CI has no Docker engine to build or run them."""
-    rendered = project if database == "postgresql" else render(workspace / "deploy-sqlite", {})
+    defaults = sample("defaults")
+    rendered = project if database == "postgresql" else sample_project(shared_samples, defaults)
     slug = rendered.slug
     project.run("hadolint", str(rendered.path / "Dockerfile"))
 

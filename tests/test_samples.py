@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from .attacks import attack
-from .conftest import Project, install, render, source_files
+from .conftest import Project, sample_project, source_files
 from .fuzz import fuzz_served
 from .samples import SAMPLES, Sample
 from .server import served
@@ -18,11 +18,9 @@ RESIDUE = re.compile(r"\{\{|\{%|%\}|\{#")
 
 
 @pytest.fixture(scope="module", params=SAMPLES, ids=lambda sample: sample.name)
-def project(request: pytest.FixtureRequest, workspace: Path) -> Project:
+def project(request: pytest.FixtureRequest, shared_samples: Path) -> Project:
     sample: Sample = request.param
-    project = render(workspace / sample.name, sample.answers)
-    install(project)
-    return project
+    return sample_project(shared_samples, sample)
 
 
 def test_output_has_no_template_residue(project: Project) -> None:
