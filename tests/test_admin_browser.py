@@ -1,6 +1,7 @@
-"""The admin panel in a real browser: Debian's chromium, driven by Playwright, on a served sample.
+"""The admin panel and the API docs in a real browser: Debian's chromium, driven by Playwright,
+on a served sample.
 
-Also renders the template with `admin: false` and checks that nothing of sqladmin is left.
+Also checks that a sample with `admin: false` has nothing of sqladmin left.
 """
 
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from .conftest import TEMPLATE, Project, sample_project, source_files
 from .samples import sample
@@ -123,6 +124,49 @@ def test_superuser_manages_a_book_in_the_browser(
 
         # Every script, style sheet and font comes from the app itself: no CDN.
         assert [url for url in requested if not url.startswith(base_url)] == []
+
+
+def test_docs_list_the_operations_with_the_network_cut_off(
+    project: Project, browser: Browser, tmp_path: Path
+) -> None:
+    """Every request that leaves the app is refused, as on a plane or behind a strict CSP."""
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'docs.db'}"}
+    with served(project, env=env, log=tmp_path / "server.log") as base_url:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        refused: list[str] = []
+
+        def only_the_app(route: Route) -> None:
+            if route.request.url.startswith(base_url):
+                route.continue_()
+            else:
+                refused.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_the_app)
+        ARTIFACTS.mkdir(exist_ok=True)
+
+        page.goto(f"{base_url}/docs")
+        expect(
+            page.locator(".opblock-summary-path", has_text="/books/{book_id}").first
+        ).to_be_visible()
+        expect(page.locator(".opblock")).to_have_count(len(operations(base_url)))
+        page.screenshot(path=ARTIFACTS / "docs-swagger-ui.png", full_page=True)
+
+        page.goto(f"{base_url}/redoc")
+        expect(page.locator("h2", has_text="List Books")).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "docs-redoc.png")
+
+    assert refused == []
+
+
+def operations(base_url: str) -> list[str]:
+    """The operation ids of the served OpenAPI document."""
+    document = httpx.get(f"{base_url}/openapi.json").json()
+    return [
+        operation["operationId"]
+        for path in document["paths"].values()
+        for operation in path.values()
+    ]
 
 
 def test_without_admin_nothing_of_sqladmin_is_rendered(shared_samples: Path) -> None:
