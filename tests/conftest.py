@@ -16,7 +16,8 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 
 # uv here cannot download Pythons: it must find the pyenv ones, all of them.
 ENV = {
-    **os.environ,
+    # The suite's own environment is not the rendered projects': uv would warn in their output.
+    **{name: value for name, value in os.environ.items() if name != "VIRTUAL_ENV"},
     "UV_PYTHON_DOWNLOADS": "never",
     "PYENV_VERSION": "3.11.7:3.12.1:3.13.0",
     # The suite commits to throwaway repositories; CI machines may have no git identity.

@@ -5,6 +5,7 @@ it. Without it these tests fail under CI=true and are skipped, loudly, anywhere 
 test never stops that server: it starts a private cluster of its own on a free port.
 """
 
+import json
 import os
 import re
 import secrets
@@ -137,16 +138,29 @@ def test_production_refuses_to_start_with_a_weak_secret(project: Project, weakne
     assert "Traceback" not in result.stderr
 
 
-def test_production_starts_with_the_generated_secrets(
+def test_production_starts_with_the_generated_secrets_and_logs_json_lines(
     postgres: None, project: Project, tmp_path: Path
 ) -> None:
+    log = tmp_path / "server.log"
     with throwaway_database() as database_url:
         env = {"ENVIRONMENT": "production", "DATABASE_URL": database_url}
         project.run("alembic", "upgrade", "head", env=env)
-        with served(project, env=env, log=tmp_path / "server.log") as base_url:
-            health = httpx.get(f"{base_url}/health")
+        with served(project, env=env, log=log) as base_url:
+            health = httpx.get(f"{base_url}/health", headers={"X-Request-ID": "probe-1"})
+            books = httpx.get(f"{base_url}/books")
     assert health.status_code == 200
     assert "max-age" in health.headers["strict-transport-security"]
+
+    # Every line the server wrote is one JSON object; each request has one access line.
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    access = {
+        line["request_id"]: line for line in lines if line["logger"] == f"{project.slug}.access"
+    }
+    assert health.headers["x-request-id"] == "probe-1"
+    assert access["probe-1"].items() >= {"method": "GET", "path": "/health", "status": 200}.items()
+    assert access[books.headers["x-request-id"]]["status"] == 401
+    assert isinstance(access["probe-1"]["duration_ms"], float)
+    assert any(line["message"] == "Application startup complete." for line in lines)
 
 
 def test_workers_share_the_database_under_a_burst(

@@ -33,7 +33,6 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument(
         "--reload", action="store_true", help="restart on code changes (development)"
     )
-    serve.add_argument("--access-log", action="store_true", help="log every request")
 
     commands.add_parser("prestart", help="migrate the database and create the first superuser")
 
@@ -90,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.reload and args.workers > 1:
             parser.error("--reload runs a single process; drop --workers")
         _refuse_bad_settings(parser)
+        from .config import Settings
+        from .request_log import logging_config
+
         uvicorn.run(
             f"{__package__}.main:create_app",
             factory=True,
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port,
             workers=args.workers,
             reload=args.reload,
-            access_log=args.access_log,
+            # The app logs each request itself (request_log.py), with its request id.
+            access_log=False,
+            log_config=logging_config(Settings()),
             # On SIGTERM stop accepting, let requests in flight finish for up to this long.
             timeout_graceful_shutdown=20,
         )

@@ -1,0 +1,129 @@
+"""A request id for every request, and one access-log line each, as JSON in production.
+
+The id comes from the client's `X-Request-ID` when it is a sane one (a proxy's or a caller's),
+else it is made here; it goes back in the response's `X-Request-ID` and onto every log record
+written while the request is served, errors included, so one id finds all a request did.
+"""
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .config import Settings
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Printable, short and free of separators: anything else from a client is replaced, not logged.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+access_log = logging.getLogger(f"{__package__}.access")
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next(
+            (value for name, value in scope["headers"] if name == b"x-request-id"), b""
+        ).decode("latin-1")
+        # Set, never reset: each request has a task (and so a context) of its own, and the
+        # server's own record of an error, written after the app returns, must carry it too.
+        request_id.set(given if SANE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id.get()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            access_log.info(
+                "%s %s %s %s ms",
+                scope["method"],
+                scope["path"],
+                status,
+                duration_ms,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": duration_ms,
+                },
+            )
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on every record (`-` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True
+
+
+# The attributes every LogRecord has: anything else on a record came as `extra` (but uvicorn's
+# colored copy of its message).
+STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, request id and any `extra`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry |= {
+            name: value for name, value in vars(record).items() if name not in STANDARD_ATTRIBUTES
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def logging_config(settings: Settings) -> dict[str, Any]:
+    """The logging of `serve`, for uvicorn's `log_config`: the app's, uvicorn's and the access
+    log, JSON lines in production and readable text elsewhere, each with the request id."""
+    production = settings.environment == "production"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {
+            "text": {"format": "%(asctime)s %(levelname)-7s %(request_id)s %(name)s: %(message)s"},
+            "json": {"()": JsonFormatter},
+        },
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json" if production else "text",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["stderr"], "level": settings.log_level},
+        "loggers": {
+            "uvicorn": {"level": settings.log_level},
+            # Replaced by the access log of RequestLogMiddleware, which knows the request id.
+            "uvicorn.access": {"handlers": [], "propagate": False},
+            access_log.name: {"level": "INFO" if settings.access_log else "WARNING"},
+        },
+    }
