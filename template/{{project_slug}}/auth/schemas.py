@@ -1,8 +1,9 @@
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from ..schemas import Storable
+from ..users.schemas import Password
 
 
 class TokenPair(BaseModel):
@@ -24,3 +25,18 @@ class LoginForm(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: str
+
+
+class PasswordRecovery(BaseModel):
+    email: EmailStr
+
+
+class PasswordReset(BaseModel):
+    token: Annotated[str, Field(max_length=2048)]
+    new_password: Password
+
+
+class Accepted(BaseModel):
+    """What a request whose outcome is not told (such as password recovery) answers."""
+
+    detail: str

@@ -1,14 +1,19 @@
+import hashlib
+import hmac
+from email.message import EmailMessage
+
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import Settings
-from ..errors import NotAuthenticatedError, PermissionDeniedError
+from ..errors import InvalidInputError, NotAuthenticatedError, PermissionDeniedError
+from ..mail.sender import Mailer
 from ..users.model import User
-from ..users.service import authenticate
+from ..users.service import authenticate, get_user_by_email
 from .model import RefreshToken
 from .passwords import PasswordHasher
 from .revocation import revoke_all_refresh_tokens
-from .schemas import LoginForm, TokenPair
+from .schemas import LoginForm, PasswordReset, TokenPair
 from .throttle import LoginThrottle
 from .tokens import InvalidTokenError, TokenClaims, decode_token, issue_token
 
@@ -116,3 +121,47 @@ async def _stored_refresh_token(
 
 def _invalid_refresh_token() -> NotAuthenticatedError:
     return NotAuthenticatedError("Invalid or expired refresh token")
+
+
+async def password_reset_mail(
+    session: AsyncSession, settings: Settings, mailer: Mailer, email: str
+) -> EmailMessage | None:
+    """The mail with a reset link for the active account of this email; None for any other
+    email, which the caller must not tell apart."""
+    user = await get_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return None
+    # The token's id is a digest of the password hash it may replace: once it is used (or the
+    # password changes otherwise) it no longer matches, so a reset link works at most once.
+    jti = _password_fingerprint(settings, user.password_hash)
+    token = issue_token(settings, user.id, "reset", jti=jti).token
+    return mailer.compose(
+        user.email,
+        "Reset your password",
+        "password_reset",
+        project_name=settings.project_name,
+        link=settings.password_reset_url.format(token=token),
+        minutes=round(settings.password_reset_expire_minutes),
+    )
+
+
+async def reset_password(
+    session: AsyncSession, hasher: PasswordHasher, settings: Settings, data: PasswordReset
+) -> None:
+    """Set the password of the reset token's user; every refresh token of theirs is revoked."""
+    try:
+        claims = decode_token(settings, data.token, "reset")
+    except InvalidTokenError as error:
+        raise InvalidInputError("Invalid, expired or used reset token") from error
+    user = await session.get(User, claims.user_id)
+    fingerprint = _password_fingerprint(settings, user.password_hash) if user else ""
+    if user is None or not user.is_active or not hmac.compare_digest(claims.jti, fingerprint):
+        raise InvalidInputError("Invalid, expired or used reset token")
+    user.password_hash = await hasher.hash(data.new_password)
+    await revoke_all_refresh_tokens(session, user.id)
+    await session.commit()
+
+
+def _password_fingerprint(settings: Settings, password_hash: str) -> str:
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()[:32]

@@ -8,7 +8,7 @@ from jose import JWTError, jwt
 from ..config import Settings
 from ..database import utc_now
 
-TokenType = Literal["access", "refresh"]
+TokenType = Literal["access", "refresh", "reset"]
 
 # Pinned: a token must never choose its own algorithm (no "none", no RS/HS confusion).
 ALGORITHM = "HS256"
@@ -32,13 +32,18 @@ class TokenClaims:
     expires_at: datetime
 
 
-def issue_token(settings: Settings, user_id: int, token_type: TokenType) -> IssuedToken:
+def issue_token(
+    settings: Settings, user_id: int, token_type: TokenType, *, jti: str | None = None
+) -> IssuedToken:
+    """A signed token of this type for the user; its id is `jti`, or a new random one."""
     issued_at = utc_now()
-    if token_type == "access":
-        expires_at = issued_at + timedelta(minutes=settings.access_token_expire_minutes)
-    else:
-        expires_at = issued_at + timedelta(days=settings.refresh_token_expire_days)
-    jti = uuid.uuid4().hex
+    lifetime = {
+        "access": timedelta(minutes=settings.access_token_expire_minutes),
+        "refresh": timedelta(days=settings.refresh_token_expire_days),
+        "reset": timedelta(minutes=settings.password_reset_expire_minutes),
+    }[token_type]
+    expires_at = issued_at + lifetime
+    jti = jti or uuid.uuid4().hex
     claims = {
         "sub": str(user_id),
         "type": token_type,
