@@ -141,7 +141,7 @@ async def password_reset_mail(
         "password_reset",
         project_name=settings.project_name,
         link=settings.password_reset_url.format(token=token),
-        minutes=round(settings.password_reset_expire_minutes),
+        minutes=f"{settings.password_reset_expire_minutes:g}",
     )
 
 
