@@ -145,7 +145,7 @@ async def password_reset_mail(
     )
 
 
-async def reset_password(
+async def use_reset_token(
     session: AsyncSession, hasher: PasswordHasher, settings: Settings, data: PasswordReset
 ) -> None:
     """Set the password of the reset token's user; every refresh token of theirs is revoked."""

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 @router.get("/health")
-async def health() -> dict[str, str]:
+async def check() -> dict[str, str]:
     """Liveness: the process is up and serving."""
     return {"status": "ok"}
 
@@ -25,7 +25,7 @@ async def health() -> dict[str, str]:
         503: {"description": "The database cannot be reached, or its schema is behind this code"}
     },
 )
-async def ready(database: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+async def check_readiness(database: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     """Readiness: the database answers within `READY_TIMEOUT_SECONDS` and is fully migrated."""
     # Alembic takes a third of a second to import: the app loads it at the first check, not at
     # start.
