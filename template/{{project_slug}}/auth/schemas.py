@@ -36,6 +36,10 @@ class PasswordReset(BaseModel):
     new_password: Password
 
 
+class EmailVerification(BaseModel):
+    token: Annotated[str, Field(max_length=2048)]
+
+
 class Accepted(BaseModel):
     """What a request whose outcome is not told (such as password recovery) answers."""
 

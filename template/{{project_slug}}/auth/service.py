@@ -9,11 +9,12 @@ from ..config import Settings
 from ..errors import InvalidInputError, NotAuthenticatedError, PermissionDeniedError
 from ..mail.sender import Mailer
 from ..users.model import User
-from ..users.service import authenticate, get_user_by_email
+from ..users.schemas import UserCreate, UserRegister
+from ..users.service import authenticate, create_user, get_user_by_email
 from .model import RefreshToken
 from .passwords import PasswordHasher
 from .revocation import revoke_all_refresh_tokens
-from .schemas import LoginForm, PasswordReset, TokenPair
+from .schemas import EmailVerification, LoginForm, PasswordReset, TokenPair
 from .throttle import LoginThrottle
 from .tokens import InvalidTokenError, TokenClaims, decode_token, issue_token
 
@@ -52,6 +53,8 @@ async def log_in(
     user = await check_credentials(session, hasher, throttle, form.username, form.password, address)
     if not user.is_active:
         raise PermissionDeniedError("User is inactive")
+    if user.verification_pending_since is not None:
+        raise PermissionDeniedError("Email not verified: open the link mailed at registration")
     return await issue_token_pair(session, settings, user)
 
 
@@ -133,7 +136,7 @@ async def password_reset_mail(
         return None
     # The token's id is a digest of the password hash it may replace: once it is used (or the
     # password changes otherwise) it no longer matches, so a reset link works at most once.
-    jti = _password_fingerprint(settings, user.password_hash)
+    jti = _fingerprint(settings, user.password_hash)
     token = issue_token(settings, user.id, "reset", jti=jti).token
     return mailer.compose(
         user.email,
@@ -154,7 +157,7 @@ async def use_reset_token(
     except InvalidTokenError as error:
         raise InvalidInputError("Invalid, expired or used reset token") from error
     user = await session.get(User, claims.user_id)
-    fingerprint = _password_fingerprint(settings, user.password_hash) if user else ""
+    fingerprint = _fingerprint(settings, user.password_hash) if user else ""
     if user is None or not user.is_active or not hmac.compare_digest(claims.jti, fingerprint):
         raise InvalidInputError("Invalid, expired or used reset token")
     user.password_hash = await hasher.hash(data.new_password)
@@ -162,6 +165,51 @@ async def use_reset_token(
     await session.commit()
 
 
-def _password_fingerprint(settings: Settings, password_hash: str) -> str:
+async def register_user(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    settings: Settings,
+    mailer: Mailer,
+    data: UserRegister,
+) -> tuple[User, EmailMessage | None]:
+    """An ordinary, active account; with REQUIRE_EMAIL_VERIFICATION it logs in only once the link
+    of the mail returned here is opened."""
+    pending = settings.require_email_verification
+    user = await create_user(
+        session, hasher, UserCreate(**data.model_dump()), verification_pending=pending
+    )
+    if user.verification_pending_since is None:
+        return user, None
+    # Bound to the moment the verification began: once it is done, the link no longer matches.
+    jti = _fingerprint(settings, user.verification_pending_since.isoformat())
+    token = issue_token(settings, user.id, "verify", jti=jti).token
+    mail = mailer.compose(
+        user.email,
+        "Confirm your email",
+        "verify_email",
+        project_name=settings.project_name,
+        link=settings.email_verification_url.format(token=token),
+        hours=f"{settings.email_verification_expire_hours:g}",
+    )
+    return user, mail
+
+
+async def confirm_email(session: AsyncSession, settings: Settings, data: EmailVerification) -> None:
+    """End the pending verification of the token's user: they can log in from now on."""
+    try:
+        claims = decode_token(settings, data.token, "verify")
+    except InvalidTokenError as error:
+        raise InvalidInputError("Invalid, expired or used verification token") from error
+    user = await session.get(User, claims.user_id)
+    pending = user.verification_pending_since if user else None
+    fingerprint = _fingerprint(settings, pending.isoformat()) if pending else ""
+    if user is None or not hmac.compare_digest(claims.jti, fingerprint):
+        raise InvalidInputError("Invalid, expired or used verification token")
+    user.verification_pending_since = None
+    await session.commit()
+
+
+def _fingerprint(settings: Settings, value: str) -> str:
+    """A keyed digest of `value` for a token's id: the token matches only while `value` does."""
     key = settings.secret_key.get_secret_value().encode()
-    return hmac.new(key, password_hash.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]

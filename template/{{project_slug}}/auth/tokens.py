@@ -8,7 +8,7 @@ from jose import JWTError, jwt
 from ..config import Settings
 from ..database import utc_now
 
-TokenType = Literal["access", "refresh", "reset"]
+TokenType = Literal["access", "refresh", "reset", "verify"]
 
 # Pinned: a token must never choose its own algorithm (no "none", no RS/HS confusion).
 ALGORITHM = "HS256"
@@ -41,6 +41,7 @@ def issue_token(
         "access": timedelta(minutes=settings.access_token_expire_minutes),
         "refresh": timedelta(days=settings.refresh_token_expire_days),
         "reset": timedelta(minutes=settings.password_reset_expire_minutes),
+        "verify": timedelta(hours=settings.email_verification_expire_hours),
     }[token_type]
     expires_at = issued_at + lifetime
     jti = jti or uuid.uuid4().hex

@@ -16,6 +16,9 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     is_superuser: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # Set when someone registers an email (with REQUIRE_EMAIL_VERIFICATION) until they open the
+    # link mailed to it; meanwhile the account cannot log in.
+    verification_pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __str__(self) -> str:
         return self.email

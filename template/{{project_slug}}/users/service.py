@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..auth.passwords import PasswordHasher
 from ..auth.revocation import revoke_all_refresh_tokens
 from ..config import Settings
-from ..database import unique_violation_columns
+from ..database import unique_violation_columns, utc_now
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..pagination import Paginated, paginate
 from .model import User
@@ -49,13 +49,20 @@ async def authenticate(
     return user
 
 
-async def create_user(session: AsyncSession, hasher: PasswordHasher, data: UserCreate) -> User:
+async def create_user(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    data: UserCreate,
+    *,
+    verification_pending: bool = False,
+) -> User:
     user = User(
         email=data.email.lower(),
         full_name=data.full_name,
         password_hash=await hasher.hash(data.password),
         is_active=data.is_active,
         is_superuser=data.is_superuser,
+        verification_pending_since=utc_now() if verification_pending else None,
     )
     session.add(user)
     await _commit_or_conflict(session)
