@@ -12,6 +12,8 @@ from profiling import ROOTS
 
 RENDERED = ("postgresql", "sqlite")
 BASELINE = "baseline"
+# The PostgreSQL project again, with ACCESS_LOG=false.
+QUIET = "postgresql-no-access-log"
 SCENARIOS = (
     "health",
     "get_by_id",
@@ -107,6 +109,7 @@ def markdown(figures: Figures) -> str:
         [
             _scenario_table(figures),
             _side_table(figures),
+            _access_log_table(figures),
             _once_table(figures),
             _goal_table(figures),
             _profile_lines(figures),
@@ -165,6 +168,24 @@ def _side_table(figures: Figures) -> str:
             for target in ("postgresql", BASELINE, "sqlite")
         ]
         lines.append(f"| {stream} during {scenario} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def _access_log_table(figures: Figures) -> str:
+    """What the access log (one line per request) costs: the PostgreSQL project with and without."""
+    targets = figures["targets"]
+    lines = [
+        "| scenario | req/s with / without access log | with / without | "
+        "server CPU ms/request with / without |",
+        "|---|---|---|---|",
+    ]
+    for name in SCENARIOS:
+        logged, quiet = (targets[target]["scenarios"][name] for target in ("postgresql", QUIET))
+        rates = logged["main"]["requests_per_second"], quiet["main"]["requests_per_second"]
+        lines.append(
+            f"| {name} | {rates[0]:.0f} / {rates[1]:.0f} | {rates[0] / max(rates[1], 1e-9):.2f}x "
+            f"| {logged['cpu_ms_per_request']:.2f} / {quiet['cpu_ms_per_request']:.2f} |"
+        )
     return "\n".join(lines)
 
 

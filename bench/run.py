@@ -1,7 +1,8 @@
 """Benchmark fireup's rendered projects against a raw Starlette + asyncpg baseline.
 
 Renders the default (SQLite) project and a PostgreSQL one from the template's working tree,
-installs and boots each as in production (one worker, no access log), seeds data through the API,
+installs and boots each as in production (one worker, its access log on, and the PostgreSQL one
+once more without it), seeds data through the API,
 drives load on 127.0.0.1 and writes bench/results/{results.json,results.md,ratios.png}.
 Reports figures; asserts none. Run from the repository root:
 
@@ -120,6 +121,8 @@ def bench(work: Path, settings: Settings) -> dict[str, Any]:
             Target(_rendered_spec("postgresql", postgresql), fixture),
             Target(_baseline_spec(postgresql), fixture),
             Target(_rendered_spec("sqlite", sqlite), _seeder(sqlite, settings)),
+            # The same project and data, without its access log: what the log line costs.
+            Target(_rendered_spec(report.QUIET, postgresql, ACCESS_LOG="false"), fixture),
         ]
         figures, profiles = bench_targets(targets, settings, logs)
     return {
@@ -178,8 +181,9 @@ def _seeder(project: Project, settings: Settings) -> FixtureSource:
     return source
 
 
-def _rendered_spec(name: str, project: Project) -> ServerSpec:
-    return ServerSpec(name, [str(project.bin / project.slug), "serve"], project.path, project.env())
+def _rendered_spec(name: str, project: Project, **settings: str) -> ServerSpec:
+    command = [str(project.bin / project.slug), "serve"]
+    return ServerSpec(name, command, project.path, {**project.env(), **settings})
 
 
 def _baseline_spec(project: Project) -> ServerSpec:

@@ -1,4 +1,5 @@
-"""A request id for every request, and one access-log line each, as JSON in production.
+"""A request id for every request, one access-log line each (JSON in production), and the
+request's figures for the metrics when they are on (metrics.py).
 
 The id comes from the client's `X-Request-ID` when it is a sane one (a proxy's or a caller's),
 else it is made here; it goes back in the response's `X-Request-ID` and onto every log record
@@ -11,7 +12,7 @@ import re
 import time
 import uuid
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,9 +27,14 @@ request_id: ContextVar[str] = ContextVar("request_id", default="-")
 access_log = logging.getLogger(f"{__package__}.access")
 
 
+class RequestObserver(Protocol):
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None: ...
+
+
 class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: RequestObserver | None = None) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,7 +59,12 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
+            if self.metrics is not None:
+                # The router has put the matched route on the scope by now.
+                route = getattr(scope.get("route"), "path", "unmatched")
+                self.metrics.observe(scope["method"], route, status, seconds)
+            duration_ms = round(seconds * 1000, 1)
             access_log.info(
                 "%s %s %s %s ms",
                 scope["method"],

@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from sqlalchemy import update
@@ -16,7 +17,10 @@ from .passwords import PasswordHasher
 from .revocation import revoke_all_refresh_tokens
 from .schemas import EmailVerification, LoginForm, PasswordReset, TokenPair
 from .throttle import LoginThrottle
-from .tokens import InvalidTokenError, TokenClaims, decode_token, issue_token
+from .tokens import InvalidTokenError, TokenClaims, TokenType, decode_token, issue_token
+
+# What the refusal of a mailed link's token calls it.
+LINK_NAMES: dict[TokenType, str] = {"reset": "reset", "verify": "verification"}
 
 
 async def check_credentials(
@@ -134,10 +138,9 @@ async def password_reset_mail(
     user = await get_user_by_email(session, email)
     if user is None or not user.is_active:
         return None
-    # The token's id is a digest of the password hash it may replace: once it is used (or the
-    # password changes otherwise) it no longer matches, so a reset link works at most once.
-    jti = _fingerprint(settings, user.password_hash)
-    token = issue_token(settings, user.id, "reset", jti=jti).token
+    # Bound to the password hash it replaces: once used (or the password changes otherwise) it
+    # no longer matches, so a reset link works at most once.
+    token = _link_token(settings, user, "reset", bound_to=user.password_hash)
     return mailer.compose(
         user.email,
         "Reset your password",
@@ -152,14 +155,9 @@ async def use_reset_token(
     session: AsyncSession, hasher: PasswordHasher, settings: Settings, data: PasswordReset
 ) -> None:
     """Set the password of the reset token's user; every refresh token of theirs is revoked."""
-    try:
-        claims = decode_token(settings, data.token, "reset")
-    except InvalidTokenError as error:
-        raise InvalidInputError("Invalid, expired or used reset token") from error
-    user = await session.get(User, claims.user_id)
-    fingerprint = _fingerprint(settings, user.password_hash) if user else ""
-    if user is None or not user.is_active or not hmac.compare_digest(claims.jti, fingerprint):
-        raise InvalidInputError("Invalid, expired or used reset token")
+    user = await _holder_of_link_token(
+        session, settings, data.token, "reset", lambda user: user.password_hash
+    )
     user.password_hash = await hasher.hash(data.new_password)
     await revoke_all_refresh_tokens(session, user.id)
     await session.commit()
@@ -181,8 +179,8 @@ async def register_user(
     if user.verification_pending_since is None:
         return user, None
     # Bound to the moment the verification began: once it is done, the link no longer matches.
-    jti = _fingerprint(settings, user.verification_pending_since.isoformat())
-    token = issue_token(settings, user.id, "verify", jti=jti).token
+    pending_since = user.verification_pending_since.isoformat()
+    token = _link_token(settings, user, "verify", bound_to=pending_since)
     mail = mailer.compose(
         user.email,
         "Confirm your email",
@@ -196,17 +194,41 @@ async def register_user(
 
 async def confirm_email(session: AsyncSession, settings: Settings, data: EmailVerification) -> None:
     """End the pending verification of the token's user: they can log in from now on."""
-    try:
-        claims = decode_token(settings, data.token, "verify")
-    except InvalidTokenError as error:
-        raise InvalidInputError("Invalid, expired or used verification token") from error
-    user = await session.get(User, claims.user_id)
-    pending = user.verification_pending_since if user else None
-    fingerprint = _fingerprint(settings, pending.isoformat()) if pending else ""
-    if user is None or not hmac.compare_digest(claims.jti, fingerprint):
-        raise InvalidInputError("Invalid, expired or used verification token")
+
+    def pending_since(user: User) -> str | None:
+        pending = user.verification_pending_since
+        return pending.isoformat() if pending else None
+
+    user = await _holder_of_link_token(session, settings, data.token, "verify", pending_since)
     user.verification_pending_since = None
     await session.commit()
+
+
+def _link_token(settings: Settings, user: User, token_type: TokenType, *, bound_to: str) -> str:
+    """The token of a mailed link: it works only while `bound_to` is what it was at issue."""
+    return issue_token(settings, user.id, token_type, jti=_fingerprint(settings, bound_to)).token
+
+
+async def _holder_of_link_token(
+    session: AsyncSession,
+    settings: Settings,
+    token: str,
+    token_type: TokenType,
+    bound_to: Callable[[User], str | None],
+) -> User:
+    """The active user of a mailed link's token, if its binding still holds; else the refusal."""
+    refusal = InvalidInputError(f"Invalid, expired or used {LINK_NAMES[token_type]} token")
+    try:
+        claims = decode_token(settings, token, token_type)
+    except InvalidTokenError as error:
+        raise refusal from error
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise refusal
+    value = bound_to(user)
+    if value is None or not hmac.compare_digest(claims.jti, _fingerprint(settings, value)):
+        raise refusal
+    return user
 
 
 def _fingerprint(settings: Settings, value: str) -> str:
