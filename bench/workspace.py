@@ -124,7 +124,9 @@ def update_in_place(project: Project) -> tuple[float, list[str]]:
     git("init", "-q", cwd=project.path)
     git("add", "-A", cwd=project.path)
     git("commit", "-q", "--no-verify", "-m", "rendered", cwd=project.path)
-    seconds = copier("update", "--quiet", "--defaults", "--vcs-ref", "HEAD", cwd=project.path)
+    # --trust runs the template's update hooks (they check the migrations), as users run it.
+    update = ("update", "--quiet", "--defaults", "--trust", "--vcs-ref", "HEAD")
+    seconds = copier(*update, cwd=project.path)
     unmerged = git("diff", "--name-only", "--diff-filter=U", cwd=project.path).split()
     rejects = [str(path.relative_to(project.path)) for path in project.path.rglob("*.rej")]
     return seconds, unmerged + rejects
