@@ -59,10 +59,10 @@ NEW_FIELD_DEFAULTS = {
     "code": ("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000001"),
 }
 # title loses its index, author grows and gains one, summary is renamed blurb, price becomes
-# required with more digits, in_stock becomes optional, isbn becomes unique.
+# required with more digits, in_stock becomes optional, isbn becomes unique, edition is dropped.
 BOOK_CHANGED = (
     "book title:str(200) author:str(200):index blurb:text:null price:decimal(12,2) "
-    "in_stock:bool:null isbn:str(13):null:unique pages:int edition:str(20) weight:decimal(6,2) "
+    "in_stock:bool:null isbn:str(13):null:unique pages:int weight:decimal(6,2) "
     "rating:float featured:bool released_on:date checked_at:datetime code:uuid"
 )
 PROFILE = "author_profile name:str(80)"
@@ -316,10 +316,16 @@ def tell_the_story(
 
         with story.step("drop, rename and retype fields"):
             changed = f"{BOOK_CHANGED}; {SHELF}"
-            story.update(changed, asks=("--rename books.summary=blurb", "--default books.price="))
-            story.decide("--rename books.summary=blurb", "--default books.price=0")
+            asked = (
+                "--rename books.summary=blurb",
+                "--default books.price=",
+                "--drop books.edition",
+            )
+            story.update(changed, asks=asked)
+            story.decide("--rename books.summary=blurb", "--default books.price=0", asked[2])
         books = story.serve_and_add_rows("changed")["/books"]
         assert {"first-", "second"} <= {book["blurb"] for book in books}
+        assert [book for book in books if "edition" in book] == []
         assert all(Decimal(str(book["price"])) == 0 for book in books)
 
         with story.step("insert a resource first"):
