@@ -21,6 +21,7 @@ from .conftest import (
     run,
     source_files,
 )
+from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +102,22 @@ def test_update_from_release_keeps_user_work(
     project.run("ruff", "format", "--check", ".")
     project.run("mypy", ".")
     project.run("pytest", "-q", "-p", "no:cacheprovider")
+
+
+@pytest.mark.parametrize("release", RELEASE_COMMITS)
+def test_migrations_a_release_rendered_are_rendered_the_same_today(
+    release: str, template_repo: Path, tmp_path: Path
+) -> None:
+    """Databases of new copies ran what each release rendered: today's template renders those
+    files byte for byte, and brings its own schema changes as revisions of their own."""
+    answers = {"resources": f"{DEFAULT_RESOURCES}; {EVERY_TYPE_RESOURCES}"}
+    then, now = (
+        render(tmp_path / ref, answers, template=template_repo, ref=ref)
+        for ref in (release, UNDER_TEST)
+    )
+    shipped, today = migration_files(then), migration_files(now)
+
+    assert {name: today.get(name) for name in shipped} == shipped
 
 
 def test_a_changed_migration_is_refused_at_commit(template_repo: Path, tmp_path: Path) -> None:
