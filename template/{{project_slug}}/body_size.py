@@ -2,12 +2,11 @@
 
 Plain ASGI, like security.py. A declared `Content-Length` is checked before anything is read (the
 server never hands over more than it declares); a chunked body, which declares none, is read up
-to the limit here and then handed to the app whole.
+to the limit here and then handed to the app whole. A request with neither has no body.
 """
 
-import json
-
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -20,13 +19,16 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._refuse(send)
-                return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+        elif declared is None and "chunked" in headers.get("transfer-encoding", "").lower():
+            await self._read_chunked(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def _read_chunked(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
         while True:
             message = await receive()
@@ -35,28 +37,17 @@ class BodySizeLimitMiddleware:
                 return
             body += message.get("body", b"")
             if len(body) > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
         whole: Message = {"type": "http.request", "body": body, "more_body": False}
         await self.app(scope, _replay(whole, receive), send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"The request body is larger than {self.max_bytes} bytes"
-        content = json.dumps({"detail": detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(content)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": content})
+        refusal = JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})
+        await refusal(scope, receive, send)
 
 
 def _replay(first: Message, receive: Receive) -> Receive:

@@ -45,10 +45,11 @@ class RequestLogMiddleware:
         )
         # Set, never reset: each request has a task (and so a context) of its own, and the
         # server's own record of an error, written after the app returns, must carry it too.
-        request_id.set(given if SANE_REQUEST_ID.fullmatch(given) else os.urandom(16).hex())
+        current_id = given if SANE_REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
+        request_id.set(current_id)
+        id_bytes = current_id.encode()
         started = time.perf_counter()
         status = 500
-        id_bytes = request_id.get().encode()
 
         async def send_with_id(message: Message) -> None:
             nonlocal status

@@ -140,13 +140,14 @@ async def password_reset_mail(
         return None
     # Bound to the password hash it replaces: once used (or the password changes otherwise) it
     # no longer matches, so a reset link works at most once.
-    token = _link_token(settings, user, "reset", bound_to=user.password_hash)
-    return mailer.compose(
-        user.email,
+    return _link_mail(
+        settings,
+        mailer,
+        user,
+        _link_token(settings, user, "reset", bound_to=user.password_hash),
+        settings.password_reset_url,
         "Reset your password",
         "password_reset",
-        project_name=settings.project_name,
-        link=settings.password_reset_url.format(token=token),
         minutes=f"{settings.password_reset_expire_minutes:g}",
     )
 
@@ -180,13 +181,14 @@ async def register_user(
         return user, None
     # Bound to the moment the verification began: once it is done, the link no longer matches.
     pending_since = user.verification_pending_since.isoformat()
-    token = _link_token(settings, user, "verify", bound_to=pending_since)
-    mail = mailer.compose(
-        user.email,
+    mail = _link_mail(
+        settings,
+        mailer,
+        user,
+        _link_token(settings, user, "verify", bound_to=pending_since),
+        settings.email_verification_url,
         "Confirm your email",
         "verify_email",
-        project_name=settings.project_name,
-        link=settings.email_verification_url.format(token=token),
         hours=f"{settings.email_verification_expire_hours:g}",
     )
     return user, mail
@@ -202,6 +204,23 @@ async def confirm_email(session: AsyncSession, settings: Settings, data: EmailVe
     user = await _holder_of_link_token(session, settings, data.token, "verify", pending_since)
     user.verification_pending_since = None
     await session.commit()
+
+
+def _link_mail(
+    settings: Settings,
+    mailer: Mailer,
+    user: User,
+    token: str,
+    url: str,
+    subject: str,
+    template: str,
+    **context: str,
+) -> EmailMessage:
+    """A mail to the user with a link to `url`, `{token}` replaced by the token."""
+    link = url.format(token=token)
+    return mailer.compose(
+        user.email, subject, template, project_name=settings.project_name, link=link, **context
+    )
 
 
 def _link_token(settings: Settings, user: User, token_type: TokenType, *, bound_to: str) -> str:
