@@ -27,6 +27,21 @@ EVERY_TYPE_RESOURCES = (
 )
 
 
+# A graph of resources, written children first: references required and optional, to itself,
+# with each ON DELETE, and a many-to-many; an enum; bounds on every numeric type, lengths and
+# formats.
+GRAPH_RESOURCES = (
+    "article title:str(200):index:min=1 status:enum(draft,published,archived):index "
+    "words:int:min=1:max=100000 fee:decimal(8,2):min=0:null rating:float:min=0:max=5:null "
+    "summary:text:min=10:max=2000:null writer:ref(writer) editor:ref(writer):null:set_null "
+    "shelf:ref(shelf):null:cascade topics:refs(topic); "
+    "writer name:str(120):min=2 email:str(254):email:unique site:str(300):url:null "
+    "mentor:ref(writer):null; "
+    "shelf label:str(40):unique capacity:int:min=1:max=500:null; "
+    "topic name:str(40):unique"
+)
+
+
 def sample(name: str) -> Sample:
     return next(sample for sample in SAMPLES if sample.name == name)
 
@@ -41,6 +56,7 @@ SAMPLES = [
             "resources": EVERY_TYPE_RESOURCES,
         },
     ),
+    Sample("graph", {"project_name": "Newsroom", "resources": GRAPH_RESOURCES}),
     Sample("registration", {"project_name": "Open Shop", "open_registration": "true"}),
     Sample("no-admin", {"project_name": "Bare", "admin": "false"}),
     # Resources without a string or a sized field, with one-letter field names.

@@ -30,17 +30,18 @@ from .attacks import attack
 from .conftest import TEMPLATE, Project, run, sample_project
 from .fuzz import fuzz_served
 from .postgres import HOST, databases, missing, psql, throwaway_database, url
-from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES, Sample, sample
+from .relations import relations_session
+from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES, GRAPH_RESOURCES, Sample, sample
 from .server import free_port, served
 from .walk import bearer, login, walk
 
 pytestmark = pytest.mark.slow
 
-# copier.yml's default resource, then every field type.
+# copier.yml's default resource, every field type, and a graph of references and rules.
 ANSWERS = {
     "project_name": "Pg Sample",
     "database": "postgresql",
-    "resources": f"{DEFAULT_RESOURCES}; {EVERY_TYPE_RESOURCES}",
+    "resources": f"{DEFAULT_RESOURCES}; {EVERY_TYPE_RESOURCES}; {GRAPH_RESOURCES}",
 }
 UNAVAILABLE = {"detail": "The database is unavailable; try again shortly"}
 NOT_READY = {"status": "unavailable", "detail": "The database cannot be reached"}
@@ -105,11 +106,28 @@ def test_migrations_build_the_schema_with_no_drift(postgres: None, project: Proj
         project.run("alembic", "check", env=env)
 
 
+def test_a_client_drives_references_rules_and_queries(
+    postgres: None, project: Project, tmp_path: Path
+) -> None:
+    with throwaway_database() as database_url:
+        env = {"DATABASE_URL": database_url}
+        project.run("alembic", "upgrade", "head", env=env)
+        credentials = project.env
+        with served(project, env=env, log=tmp_path / "server.log") as base_url:
+            transcript = relations_session(
+                base_url,
+                credentials["FIRST_SUPERUSER_EMAIL"],
+                credentials["FIRST_SUPERUSER_PASSWORD"],
+            )
+    (tmp_path / "session.txt").write_text("\n".join(transcript.lines) + "\n")
+    assert len(transcript.lines) > 40
+
+
 def test_fuzzing_finds_no_error_and_nothing_undocumented(
     postgres: None, project: Project, tmp_path: Path
 ) -> None:
     with throwaway_database() as database_url:
-        label = "the default and every-type resources on PostgreSQL"
+        label = "the default, every-type and graph resources on PostgreSQL"
         fuzz_served(project, {"DATABASE_URL": database_url}, label, tmp_path)
 
 

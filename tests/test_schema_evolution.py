@@ -65,6 +65,14 @@ BOOK_CHANGED = (
     "in_stock:bool:null isbn:str(13):null:unique pages:int weight:decimal(6,2) "
     "rating:float featured:bool released_on:date checked_at:datetime code:uuid"
 )
+# Rules on fields that hold rows: a bound, a min length and a new required enum; then the enum
+# gains a value and the bound moves, which replaces their check constraints.
+BOOK_RULED = BOOK_CHANGED.replace("pages:int", "pages:int:min=0").replace(
+    "book title:str(200)", "book title:str(200):min=2 status:enum(draft,published)"
+)
+BOOK_RERULED = BOOK_RULED.replace("pages:int:min=0", "pages:int:min=-5").replace(
+    "enum(draft,published)", "enum(draft,published,archived)"
+)
 PROFILE = "author_profile name:str(80)"
 RACK = "rack label:str(40):unique"
 TAG = "tag name:str(30):unique"
@@ -100,6 +108,7 @@ def dump(connection):
                 [f["constrained_columns"], f["referred_table"]]
                 for f in schema.get_foreign_keys(table)
             ),
+            "checks": sorted(c["name"] for c in schema.get_check_constraints(table)),
         }}
         for table in sorted(schema.get_table_names())
     }}
@@ -328,18 +337,43 @@ def tell_the_story(
         assert [book for book in books if "edition" in book] == []
         assert all(Decimal(str(book["price"])) == 0 for book in books)
 
+        with story.step("give fields rules: an enum, a bound and a min length"):
+            story.update(f"{BOOK_RULED}; {SHELF}", asks=("--default books.status=",))
+            story.decide("--default books.status=draft")
+        books = story.serve_and_add_rows("ruled")["/books"]
+        assert {book["status"] for book in books} == {"draft"}
+        # A row's fields as a body, with no unique value of its own.
+        fields = {
+            key: value
+            for key, value in books[0].items()
+            if key not in {"id", "owner_id", "created_at", "updated_at", "isbn"}
+        }
+        with story.client() as (client, headers):
+            no_pages = client.post("/books", json={**fields, "pages": -1}, headers=headers)
+            assert no_pages.status_code == 422, no_pages.text
+            assert no_pages.json()["detail"][0]["loc"] == ["body", "pages"]
+
+        with story.step("widen the enum and move the bound"):
+            story.update(f"{BOOK_RERULED}; {SHELF}")
+        with story.client() as (client, headers):
+            archived = {**fields, "status": "archived", "pages": -1}
+            answer = client.post("/books", json=archived, headers=headers)
+            assert answer.status_code == 201, answer.text
+            story.rows["/books"] += 1
+        story.serve_and_add_rows("reruled")
+
         with story.step("insert a resource first"):
-            story.update(f"{PROFILE}; {BOOK_CHANGED}; {SHELF}")
+            story.update(f"{PROFILE}; {BOOK_RERULED}; {SHELF}")
         story.serve_and_add_rows("inserted")
 
         with story.step("rename a resource"):
-            story.update(f"{PROFILE}; {BOOK_CHANGED}; {RACK}", asks=("--rename shelves=racks",))
+            story.update(f"{PROFILE}; {BOOK_RERULED}; {RACK}", asks=("--rename shelves=racks",))
             story.decide("--rename shelves=racks")
             story.rows["/racks"] = story.rows.pop("/shelves")
         story.serve_and_add_rows("renamed")
 
         with story.step("remove a resource, asked at a terminal"):
-            story.update(f"{BOOK_CHANGED}; {RACK}", asks=("--drop author_profiles",))
+            story.update(f"{BOOK_RERULED}; {RACK}", asks=("--drop author_profiles",))
             session = story.decide_at_a_terminal("drop")
             assert "Table author_profiles is no longer in the models" in session
             assert "Wrote migrations/versions/" in session

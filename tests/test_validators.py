@@ -70,6 +70,69 @@ BAD_RESOURCES = [
     ("book import:int", "Field 'book.import' is a Python keyword"),
     ("book title:int title:text", "Field 'book.title' is given twice"),
     ("book " + "f" * 21 + ":int", "field names take at most 20 characters"),
+    ("book state:enum()", "is an enum without values"),
+    ("book state:enum(draft)", "is an enum of one value; give at least two"),
+    ("book state:enum(draft,draft)", "lists an enum value twice"),
+    ("book state:enum(Draft,done)", "has enum value 'Draft'; values are lower-case letters"),
+    ("book state:enum(a,,b)", "has enum value ''"),
+    ("book state:enum(a,b)(c)", "unknown type 'enum(a,b)(c)'"),
+    ("book state:enum(a,b):min=1", "of type enum takes no min or max"),
+    ("book day:date:max=3", "of type date takes no min or max"),
+    ("book pages:int:min", "allowed once each: null, unique, index, email, url, min=N, max=N"),
+    ("book pages:int:min=1:min=2", "allowed once each"),
+    ("book pages:int:min=1.5", "has bound '1.5'; an int's bounds are whole numbers"),
+    ("book price:decimal:max=ten", "bounds are numbers such as 0, -5 or 9.99"),
+    ("book title:str(20):min=-1", "a length is a whole number from 0"),
+    ("book pages:int:max=2147483648", "outside an int's range"),
+    ("book pages:int:min=9:max=1", "has min=9 greater than max=1"),
+    ("book rating:float:min=0.5:max=0.25", "has min=0.5 greater than max=0.25"),
+    ("book title:str(20):min=21", "has min=21, longer than its max length 20"),
+    ("book title:str(20):max=10", "whose N is its max length: give min=N only"),
+    ("book pages:int:email", "of type int takes no email or url"),
+    ("book site:str(99):email:url", "is given email and url"),
+    ("book mail:str(99):email:min=3", "has a format, which already refuses"),
+    ("book price:int price_min:int", "has the name of the list filter price_min of field 'price'"),
+    ("book blurb:text:null blurb_null:bool", "list filter blurb_null"),
+    ("book q:str(10)", "clashes with a name every resource already has"),
+    (
+        "book writer:ref(author)",
+        "refers to 'author', which is not a resource here; resources: book",
+    ),
+    ("book writer:ref()", "refers to '', which is not a resource here"),
+    ("category parent:ref(category)", "refers to its own resource, so it needs :null"),
+    ("a x:ref(b); b y:ref(a)", "References between a, b form a cycle"),
+    ("a x:ref(b); b y:ref(c):null; c z:ref(a):null", "References between a, b, c form a cycle"),
+    ("book author_id:ref(author); author n:int", "name it after what it refers to (author:ref"),
+    ("book author:ref(author):index; author n:int", "a reference, which is always indexed"),
+    ("book author:ref(author):set_null; author n:int", "is set_null, which needs :null too"),
+    ("book author:ref(author):null:set_null:cascade; author n:int", "give one"),
+    ("book pages:int:cascade", "of type int takes no cascade or set_null"),
+    ("book author:ref(author):min=1; author n:int", "of type ref takes no min or max"),
+    ("book author:ref(author) author_id_in:int; author n:int", "list filter author_id_in"),
+    ("book tag:refs(tag); tag n:int", "name it with a plural noun, e.g. tags:refs(tag)"),
+    ("book tags:refs(tag):unique; tag n:int", "a many-to-many, which takes no flags"),
+    ("book books:refs(book)", "a many-to-many to its own resource, which is not supported yet"),
+    ("book tags:refs(label)", "refers to 'label', which is not a resource here"),
+    ("book tags:refs(tag) tag_ids:int; tag n:int", "list filter tag_ids of field 'tags'"),
+    (
+        f"{'b' * 20}({'c' * 25}) {'d' * 19}s:refs(e); e n:int",
+        "would name a foreign key of its table",
+    ),
+    (
+        "b" * 20
+        + "("
+        + "c" * 25
+        + ") "
+        + "d" * 20
+        + ":ref("
+        + "e" * 20
+        + "); "
+        + "e" * 20
+        + "("
+        + "f" * 25
+        + ") n:int",
+        "over the 63 characters PostgreSQL keeps",
+    ),
 ]
 
 
@@ -106,6 +169,15 @@ def test_bad_resources_are_refused_with_a_message(answer: str, message: str) -> 
 
 def test_good_resources_parse_into_data() -> None:
     parsed = resources("person(people) name:str(100):unique age:int:null:index price:decimal(5,1)")
+    no_rules = {
+        "choices": None,
+        "min": None,
+        "max": None,
+        "format": None,
+        "target": None,
+        "on_delete": None,
+        "item": None,
+    }
 
     assert parsed == [
         {
@@ -115,6 +187,7 @@ def test_good_resources_parse_into_data() -> None:
             "noun": "person",
             "fields": [
                 {
+                    **no_rules,
                     "name": "name",
                     "type": "str",
                     "length": 100,
@@ -125,6 +198,7 @@ def test_good_resources_parse_into_data() -> None:
                     "index": False,
                 },
                 {
+                    **no_rules,
                     "name": "age",
                     "type": "int",
                     "length": None,
@@ -135,6 +209,7 @@ def test_good_resources_parse_into_data() -> None:
                     "index": True,
                 },
                 {
+                    **no_rules,
                     "name": "price",
                     "type": "decimal",
                     "length": None,
@@ -148,6 +223,86 @@ def test_good_resources_parse_into_data() -> None:
         }
     ]
     assert resources("blog_entry body:text price:decimal")[0]["fields"][1]["precision"] == 12
+
+
+def test_references_order_parents_first_and_parse_into_data() -> None:
+    parsed = resources(
+        "book author:ref(author) shelf:ref(shelf):null:cascade editor:ref(author):null:set_null; "
+        "shelf label:str(9); author mentor:ref(author):null"
+    )
+
+    assert [resource["name"] for resource in parsed] == ["shelf", "author", "book"]
+    references = [
+        (field["name"], field["target"], field["nullable"], field["on_delete"])
+        for field in parsed[2]["fields"]
+    ]
+    assert references == [
+        ("author", "author", False, None),
+        ("shelf", "shelf", True, "CASCADE"),
+        ("editor", "author", True, "SET NULL"),
+    ]
+    assert parsed[1]["fields"][0]["target"] == "author"
+
+
+def test_a_many_to_many_names_its_ids_after_the_singular() -> None:
+    fields = resources(
+        "book tags:refs(tag) categories:refs(tag) co_authors:refs(person) people:refs(person); "
+        "tag n:int; person n:int"
+    )[2]["fields"]
+
+    assert [(field["name"], field["item"]) for field in fields] == [
+        ("tags", "tag"),
+        ("categories", "category"),
+        ("co_authors", "co_author"),
+        ("people", "person"),
+    ]
+
+
+def test_answers_without_references_keep_their_order() -> None:
+    names = [resource["name"] for resource in resources("zebra a:int; apple b:int; mango c:int")]
+
+    assert names == ["zebra", "apple", "mango"]
+
+
+def test_rules_parse_into_data() -> None:
+    fields = resources(
+        "book state:enum(draft,in-review) pages:int:min=-5:max=9 price:decimal(6,2):min=0.5 "
+        "title:str(30):min=0 mail:str(254):email:null site:str(300):url"
+    )[0]["fields"]
+
+    rules = [
+        {key: field[key] for key in ("type", "length", "choices", "min", "max", "format")}
+        for field in fields
+    ]
+    assert rules == [
+        {
+            "type": "enum",
+            "length": 9,
+            "choices": ["draft", "in-review"],
+            "min": None,
+            "max": None,
+            "format": None,
+        },
+        {"type": "int", "length": None, "choices": None, "min": "-5", "max": "9", "format": None},
+        {
+            "type": "decimal",
+            "length": None,
+            "choices": None,
+            "min": "0.5",
+            "max": None,
+            "format": None,
+        },
+        {"type": "str", "length": 30, "choices": None, "min": "0", "max": None, "format": None},
+        {
+            "type": "str",
+            "length": 254,
+            "choices": None,
+            "min": None,
+            "max": None,
+            "format": "email",
+        },
+        {"type": "str", "length": 300, "choices": None, "min": None, "max": None, "format": "url"},
+    ]
 
 
 @pytest.mark.parametrize(

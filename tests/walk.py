@@ -28,9 +28,13 @@ def walk(base_url: str, superuser_email: str, superuser_password: str, resources
         openapi = client.get("/openapi.json").json()
         by_plural = {resource["plural"]: resource for resource in parsed_resources(resources)}
         walked = []
+        # A row of alice's per resource walked, for the references of those walked after it.
+        kept: dict[str, int] = {}
         for path, create_schema in resource_paths(openapi):
             resource = by_plural[path.removeprefix("/")]
-            walk_resource(client, openapi, path, create_schema, resource, alice, bob, admin)
+            kept[resource["name"]] = walk_resource(
+                client, openapi, path, create_schema, resource, (alice, bob, admin), kept
+            )
             walked.append(path)
 
         logout = client.post("/auth/logout", json={"refresh_token": alice["refresh_token"]})
@@ -84,13 +88,22 @@ def walk_resource(
     path: str,
     create_schema: str,
     resource: JSON,
-    owner: JSON,
-    stranger: JSON,
-    admin: JSON,
-) -> None:
+    users: tuple[JSON, JSON, JSON],
+    kept: dict[str, int],
+) -> int:
+    """Walk one resource as its owner, a stranger and an admin; return the id of a row of the
+    owner's that is left."""
+    owner, stranger, admin = users
     schemas = openapi["components"]["schemas"]
     payload = example_payload(schemas[create_schema], schemas)
     payload.update(all_fraction_decimals(resource))
+    for field in resource["fields"]:
+        # Parents are walked first (the order of the routes); an optional one may be left out.
+        parent = kept.get(field["target"])
+        if field["type"] == "ref":
+            payload[f"{field['name']}_id"] = parent
+        elif field["type"] == "refs":
+            payload[f"{field['item']}_ids"] = [parent] if parent else []
     unique = any(field["unique"] for field in resource["fields"])
 
     created = client.post(path, json=payload, headers=bearer(owner))
@@ -119,6 +132,13 @@ def walk_resource(
     assert client.delete(row_url, headers=bearer(owner)).status_code == 204
     assert client.get(row_url, headers=bearer(owner)).status_code == 404
 
+    if not unique:
+        # The second row made above is still there.
+        return int(again.json()["id"])
+    left = client.post(path, json=payload, headers=bearer(owner))
+    assert left.status_code == 201, (path, left.text)
+    return int(left.json()["id"])
+
 
 def example_payload(schema: JSON, schemas: JSON) -> JSON:
     return {
@@ -135,6 +155,14 @@ def example_value(schema: JSON, schemas: JSON) -> object:
         options = [option for option in schema["anyOf"] if option.get("type") != "null"]
         return example_value(options[0], schemas)
     kind, value_format = schema.get("type"), schema.get("format")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "string" and value_format == "email":
+        return "walked@example.com" if schema.get("maxLength", 254) >= 18 else "w@x.io"
+    if kind == "string" and value_format == "uri":
+        return (
+            "https://example.com/walked" if schema.get("maxLength", 2083) >= 26 else "http://x.io"
+        )
     if kind == "string" and value_format == "date":
         return "2024-02-29"
     if kind == "string" and value_format == "date-time":
@@ -142,12 +170,17 @@ def example_value(schema: JSON, schemas: JSON) -> object:
     if kind == "string" and value_format == "uuid":
         return str(uuid.uuid4())
     if kind == "string":
-        return "walked"[: schema.get("maxLength", 6)]
+        return "walked".ljust(schema.get("minLength", 0), "-")[: schema.get("maxLength", 6)]
     if kind == "boolean":
         return True
+    if kind == "array":
+        # A many-to-many's ids: none, unless the walk links the rows it made before.
+        return []
     if kind in ("integer", "number"):
-        # 0 fits every integer, float and decimal(P,S) column the template can make.
-        return 0
+        # 0 fits every integer, float and decimal(P,S) column the template can make, unless
+        # the field's bounds leave it out.
+        lowest, highest = schema.get("minimum", 0), schema.get("maximum", 0)
+        return lowest if lowest > 0 else highest if highest < 0 else 0
     raise AssertionError(f"no example for schema {schema}")
 
 

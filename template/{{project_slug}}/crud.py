@@ -1,15 +1,30 @@
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ForeignKey, Select, select
+from sqlalchemy import ColumnElement, ForeignKey, Select, UnaryExpression, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    Mapped,
+    RelationshipProperty,
+    mapped_column,
+    selectinload,
+)
 
-from .database import Base, UTCDateTime, unique_violation_columns, utc_now
-from .errors import ConflictError, NotFoundError
+from .database import (
+    Base,
+    UTCDateTime,
+    is_foreign_key_violation,
+    unique_violation_columns,
+    utc_now,
+)
+from .errors import ConflictError, InvalidFieldError, NotFoundError
+from .filters import AtLeast, AtMost, Filter
 from .pagination import PageParams, Paginated, paginate
+from .schemas import AwareUTCDatetime
 from .users.model import User
 
 
@@ -25,12 +40,64 @@ class OwnedBase(Base):
 
 
 ModelT = TypeVar("ModelT", bound=OwnedBase)
+RowT = TypeVar("RowT")
+
+
+def references(model: type[OwnedBase]) -> dict[str, type[OwnedBase]]:
+    """The model's reference columns (`author_id`) and the models they refer to."""
+    return {
+        column.name: relation.mapper.class_
+        for relation in model.__mapper__.relationships
+        if relation.key != "owner" and relation.secondary is None
+        for column in relation.local_columns
+    }
+
+
+def many_to_many(model: type[OwnedBase]) -> dict[str, RelationshipProperty[Any]]:
+    """The model's many-to-many relationships by the name of their ids in the API (`tag_ids`)."""
+    return {
+        relation.info["ids"]: relation
+        for relation in model.__mapper__.relationships
+        if relation.secondary is not None
+    }
+
+
+def referring_keys(model: type[OwnedBase]) -> list[ForeignKey]:
+    """The foreign keys of every table that refer to the model's rows and keep them from being
+    deleted: those without ON DELETE CASCADE or SET NULL."""
+    table = model.__table__
+    return [
+        key
+        for other in model.metadata.tables.values()
+        for key in other.foreign_keys
+        if key.column.table is table and key.ondelete is None
+    ]
+
+
+def link_attributes(model: type[OwnedBase]) -> list[InstrumentedAttribute[Any]]:
+    """The model's many-to-many relationships, as attributes to load."""
+    return [relation.class_attribute for relation in many_to_many(model).values()]
 
 
 class ListParams(PageParams):
-    """Paging, `sort` (a field name, `-` in front for descending) and one filter per field."""
+    """Paging, `sort` and the filters: each field with a Filter in its type is one (filters.py).
 
-    sort: str = "id"
+    `sort` takes field names, `-` in front for descending, as `sort=-price,title` or repeated.
+    """
+
+    sort: Sequence[str] = ("id",)
+    created_at_min: Annotated[AwareUTCDatetime | None, AtLeast("created_at")] = None
+    created_at_max: Annotated[AwareUTCDatetime | None, AtMost("created_at")] = None
+
+    def conditions(self, model: type[OwnedBase]) -> Iterator[ColumnElement[bool]]:
+        """The WHERE clauses of the filters given a value."""
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            for marker in info.metadata:
+                if isinstance(marker, Filter):
+                    yield marker.condition(model, value)
 
 
 class OwnedCrud(Generic[ModelT]):
@@ -52,43 +119,117 @@ class OwnedCrud(Generic[ModelT]):
         self.user = user
         self.noun = noun
 
-    async def list(self, params: ListParams) -> Paginated[ModelT]:
-        query = self._visible()
-        for name, value in params.model_dump(exclude=set(ListParams.model_fields)).items():
-            if value is not None:
-                query = query.where(getattr(self.model, name) == value)
-        column = getattr(self.model, params.sort.removeprefix("-"))
-        order = column.desc() if params.sort.startswith("-") else column.asc()
-        return await paginate(self.session, query.order_by(order, self.model.id), params)
+    async def list(self, params: ListParams, include: Sequence[str] = ()) -> Paginated[ModelT]:
+        """A page of the visible rows; `include` names the references to embed."""
+        query = self._visible(include).where(*params.conditions(self.model))
+        order = [self._order(key) for key in params.sort]
+        return await paginate(self.session, query.order_by(*order, self.model.id), params)
 
-    async def get(self, row_id: int) -> ModelT:
-        row = await self.session.scalar(self._visible().where(self.model.id == row_id))
+    async def get(self, row_id: int, include: Sequence[str] = ()) -> ModelT:
+        row = await self.session.scalar(self._visible(include).where(self.model.id == row_id))
         if row is None:
             raise NotFoundError(f"{self.noun.capitalize()} not found")
         return row
 
     async def create(self, data: BaseModel) -> ModelT:
-        row = self.model(**data.model_dump(), owner_id=self.user.id)
+        values = data.model_dump()
+        await self._check_references(values)
+        links = await self._linked_rows(values)
+        row = self.model(**values, **links, owner_id=self.user.id)
         self.session.add(row)
         await self._commit()
         return row
 
     async def update(self, row_id: int, data: BaseModel) -> ModelT:
         row = await self.get(row_id)
-        for name, value in data.model_dump(exclude_unset=True).items():
+        values = data.model_dump(exclude_unset=True)
+        await self._check_references(values)
+        links = await self._linked_rows(values)
+        for name, value in (values | links).items():
             setattr(row, name, value)
         await self._commit()
         return row
 
     async def delete(self, row_id: int) -> None:
-        await self.session.delete(await self.get(row_id))
-        await self.session.commit()
+        row = await self.get(row_id)
+        await self._refuse_if_referred_to(row)
+        await self.session.delete(row)
+        try:
+            await self.session.commit()
+        except IntegrityError as error:
+            # A row that came to refer to this one since the check above.
+            await self.session.rollback()
+            if not is_foreign_key_violation(error):
+                raise
+            raise ConflictError(f"Other rows refer to this {self.noun}") from error
 
-    def _visible(self) -> Select[ModelT]:
-        query = select(self.model)
-        if not self.user.is_superuser:
-            query = query.where(self.model.owner_id == self.user.id)
-        return query
+    async def _check_references(self, values: dict[str, Any]) -> None:
+        """Each referenced row must exist and be visible to the user, who learns no more than
+        that: another user's row and a missing one get the same answer."""
+        for column, target in references(self.model).items():
+            row_id = values.get(column)
+            if row_id is None:
+                continue
+            query = self._owned(select(target.id).where(target.id == row_id), target)
+            if await self.session.scalar(query) is None:
+                raise InvalidFieldError(column, f"There is no row {row_id} of yours to refer to")
+
+    async def _linked_rows(self, values: dict[str, Any]) -> dict[str, Sequence[Any]]:
+        """Take the many-to-many ids (`tag_ids`) out of `values`: the rows they name, by
+        relationship (`tags`), each visible to the user like a reference."""
+        links: dict[str, Sequence[Any]] = {}
+        for key, relation in many_to_many(self.model).items():
+            if key not in values:
+                continue
+            wanted = set(values.pop(key))
+            target = relation.mapper.class_
+            query = self._owned(select(target).where(target.id.in_(wanted)), target)
+            rows = list(await self.session.scalars(query))
+            missing = sorted(wanted - {row.id for row in rows})
+            if missing:
+                listed = ", ".join(map(str, missing))
+                raise InvalidFieldError(key, f"There are no rows {listed} of yours to link")
+            links[relation.key] = rows
+        return links
+
+    async def _refuse_if_referred_to(self, row: ModelT) -> None:
+        """A row that others refer to without cascade or set null is not deleted: the answer
+        names the rows that refer to it."""
+        for key in referring_keys(self.model):
+            referring = key.parent.table
+            query = select(referring.c.id).where(key.parent == row.id)
+            found = list(await self.session.scalars(query.order_by(referring.c.id).limit(10)))
+            if found:
+                listed = ", ".join(map(str, found))
+                raise ConflictError(
+                    f"{self.noun.capitalize()} {row.id} is referred to by {referring.name} "
+                    f"{listed} ({key.parent.name}); delete them or change them first"
+                )
+
+    def _order(self, key: str) -> UnaryExpression[Any]:
+        column: InstrumentedAttribute[Any] = getattr(self.model, key.removeprefix("-"))
+        return column.desc() if key.startswith("-") else column.asc()
+
+    def _visible(self, include: Sequence[str] = ()) -> Select[ModelT]:
+        # One query per embedded reference and per many-to-many, whatever the number of rows.
+        included = [getattr(self.model, name) for name in dict.fromkeys(include)]
+        query = select(self.model).options(
+            *(selectinload(links) for links in link_attributes(self.model)),
+            *(selectinload(reference) for reference in included),
+            # An embedded row comes with the ids of its many-to-manys too.
+            *(
+                selectinload(reference).selectinload(links)
+                for reference in included
+                for links in link_attributes(reference.property.mapper.class_)
+            ),
+        )
+        return self._owned(query, self.model)
+
+    def _owned(self, query: Select[RowT], model: type[OwnedBase]) -> Select[RowT]:
+        """The query's rows of `model` that the user may see: their own, or all for a superuser."""
+        if self.user.is_superuser:
+            return query
+        return query.where(model.owner_id == self.user.id)
 
     async def _commit(self) -> None:
         try:

@@ -30,6 +30,8 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_UNIQUE_FAILED = "UNIQUE constraint failed: "
+SQLITE_FOREIGN_KEY_FAILED = "FOREIGN KEY constraint failed"
+POSTGRES_FOREIGN_KEY_VIOLATION = "23503"
 POSTGRES_UNIQUE_VIOLATION = "23505"
 POSTGRES_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
 POSTGRES_UNDEFINED_TABLE_OR_COLUMN = {"42P01", "42703"}
@@ -62,6 +64,12 @@ def is_missing_table_or_column(error: DBAPIError) -> bool:
     if getattr(error.orig, "sqlstate", None) in POSTGRES_UNDEFINED_TABLE_OR_COLUMN:
         return True
     return SQLITE_MISSING_TABLE_OR_COLUMN.search(str(error.orig)) is not None
+
+
+def is_foreign_key_violation(error: IntegrityError) -> bool:
+    if getattr(error.orig, "sqlstate", None) == POSTGRES_FOREIGN_KEY_VIOLATION:
+        return True
+    return str(error.orig).startswith(SQLITE_FOREIGN_KEY_FAILED)
 
 
 def unique_violation_columns(error: IntegrityError) -> list[str] | None:

@@ -32,6 +32,15 @@ class InvalidInputError(DomainError):
     """Well-formed input that the service refuses, such as a wrong current password."""
 
 
+class InvalidFieldError(DomainError):
+    """A well-formed field of the body that the service refuses, such as a reference to a row
+    the user cannot see; answered as a validation error of that field."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
 class TooManyAttemptsError(DomainError):
     """Refused until `retry_after` seconds have passed."""
 

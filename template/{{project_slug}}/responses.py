@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from .errors import (
     ConflictError,
     DomainError,
+    InvalidFieldError,
     InvalidInputError,
     NotAuthenticatedError,
     NotFoundError,
@@ -49,6 +50,7 @@ SUPERUSER: Responses = {
 }
 NOT_FOUND: Responses = {404: refusal("No such row, or it belongs to another user")}
 UNIQUE_CLASH: Responses = {409: refusal("Another row has the same value of a unique field")}
+REFERRED_TO: Responses = {409: refusal("Other rows refer to this one; the answer names them")}
 
 
 def document_body_refusals(routes: list[BaseRoute]) -> None:
@@ -65,6 +67,7 @@ def document_body_refusals(routes: list[BaseRoute]) -> None:
 STATUS_CODES: dict[type[DomainError], int] = {
     DomainError: status.HTTP_400_BAD_REQUEST,
     InvalidInputError: status.HTTP_400_BAD_REQUEST,
+    InvalidFieldError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     NotAuthenticatedError: status.HTTP_401_UNAUTHORIZED,
     PermissionDeniedError: status.HTTP_403_FORBIDDEN,
     NotFoundError: status.HTTP_404_NOT_FOUND,
@@ -83,6 +86,10 @@ async def domain_error(request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, TooManyAttemptsError):
         headers["Retry-After"] = str(error.retry_after)
     status_code = next(STATUS_CODES[kind] for kind in type(error).__mro__ if kind in STATUS_CODES)
+    if isinstance(error, InvalidFieldError):
+        # Shaped like FastAPI's own 422, so that clients read one kind of field error.
+        problem = {"loc": ["body", error.field], "msg": error.detail, "type": "invalid_reference"}
+        return JSONResponse({"detail": [problem]}, status_code=status_code)
     return JSONResponse({"detail": error.detail}, status_code=status_code, headers=headers)
 
 

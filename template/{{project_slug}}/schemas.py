@@ -1,16 +1,38 @@
 """Field types shared by the resource schemas."""
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Path
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    HttpUrl,
+    TypeAdapter,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic.networks import validate_email
+from pydantic_core import CoreSchema, core_schema
+from sqlalchemy import inspect
 
 ValueT = TypeVar("ValueT")
 
 INT32_MAX = 2**31 - 1
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_SORT_KEYS = 5
+MAX_INCLUDES = 10
+MAX_LISTED_VALUES = 100
+WEB_URL = TypeAdapter(HttpUrl)
 
 
 def _refuse_null(value: ValueT) -> ValueT:
@@ -45,6 +67,44 @@ def _refuse_timestamps(value: object) -> object:
     return value
 
 
+def _email_address(value: str) -> str:
+    # The address as email-validator normalizes it: the domain in lower case.
+    return validate_email(value)[1]
+
+
+def _web_url(value: str) -> str:
+    # Checked, but kept as written: HttpUrl would add a trailing slash to a bare host.
+    WEB_URL.validate_python(value)
+    return value
+
+
+def _split_commas(value: object) -> object:
+    """`["-price,title"]` as `["-price", "title"]`; anything else is left to validation."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [key for item in value for key in item.split(",")]
+    return value
+
+
+@dataclass(frozen=True)
+class StrFormat:
+    """A format of str(N) fields: checked after the str's own limits, named in the JSON schema."""
+
+    name: str
+    check: Callable[[str], str]
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["format"] = self.name
+        return json_schema
+
+
 # For PATCH bodies: `Annotated[int | None, NotNull] = None` lets a field be left out while an
 # explicit null is refused (defaults are not validated, given values are).
 NotNull = AfterValidator(_refuse_null)
@@ -57,5 +117,58 @@ Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
 # Stored in UTC: a time near year 1 or 9999 that does not fit once converted is refused here.
 AwareUTCDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 IsoDate = Annotated[date, BeforeValidator(_refuse_timestamps)]
+# Put after a str's Field(max_length=N): a value too long keeps its usual message.
+EmailAddress = StrFormat("email", _email_address)
+WebUrl = StrFormat("uri", _web_url)
+# The text a `_contains` or `q` filter looks for.
+SearchTerm = Annotated[str, Field(min_length=1, max_length=200), Storable]
+# `sort=-price,title` or `sort=-price&sort=title`, up to MAX_SORT_KEYS keys.
+SortKeys = Annotated[
+    tuple[ValueT, ...],
+    BeforeValidator(_split_commas),
+    Field(min_length=1, max_length=MAX_SORT_KEYS),
+]
+# `include=author,editor` or repeated: the references a read embeds.
+Includes = Annotated[
+    tuple[ValueT, ...], BeforeValidator(_split_commas), Field(max_length=MAX_INCLUDES)
+]
+# The id of a row a field refers to, and the ids of the rows a many-to-many links.
+RefId = Annotated[int, Field(ge=1, le=INT32_MAX)]
+RefIds = Annotated[tuple[RefId, ...], Field(max_length=MAX_LISTED_VALUES)]
+# The values of an `_in` filter, given as `status_in=draft&status_in=published`.
+ValueList = Annotated[list[ValueT], Field(min_length=1, max_length=MAX_LISTED_VALUES)]
 # Row ids in paths: beyond INTEGER's range no row can exist, and the database would refuse it.
 RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
+
+
+class RowRead(BaseModel):
+    """A row as the API answers it, with the references a request embeds (`include`): those it
+    did not ask for are not loaded (they would raise), and answer null. An embedded row comes
+    with its columns only, so rows that refer to each other (a writer their own mentor) end."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _loaded_attributes_only(cls, data: Any) -> Any:
+        state = inspect(data, raiseerr=False)
+        if state is None:
+            return data
+        values = {}
+        for name in cls.model_fields:
+            if name in state.unloaded:
+                continue
+            value = getattr(data, name)
+            embedded = name in state.mapper.relationships and value is not None
+            values[name] = _columns(value) if embedded else value
+        return values
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    """An embedded row's columns, and the ids its many-to-manys link (loaded with it)."""
+    mapper = inspect(row).mapper
+    values = {column.key: getattr(row, column.key) for column in mapper.column_attrs}
+    for relation in mapper.relationships:
+        if relation.secondary is not None:
+            values[relation.info["ids"]] = tuple(linked.id for linked in getattr(row, relation.key))
+    return values

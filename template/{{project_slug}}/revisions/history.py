@@ -4,21 +4,26 @@
 they migrate and compare the schema the same way.
 """
 
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
+from alembic.autogenerate import comparators, compare_metadata
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.operations import ops
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import CheckConstraint, Connection, Table
 from sqlalchemy.types import TypeDecorator
 
 from ..features import METADATA
 
 # Relative to the project root, where every command of the project runs (and the image's WORKDIR).
 ALEMBIC_INI = "alembic.ini"
+# A check's quoted strings and numbers (not the digits of a name).
+CHECK_LITERAL = re.compile(r"'((?:[^']|'')*)'|(?<![\w.])(-?\d+(?:\.\d+)?)")
 
 
 def context_options(connection: Connection) -> dict[str, Any]:
@@ -28,6 +33,8 @@ def context_options(connection: Connection) -> dict[str, Any]:
         # SQLite can only alter a table by copying it; batch mode does that for us.
         "render_as_batch": connection.dialect.name == "sqlite",
         "compare_server_default": True,
+        # Alembic compares check constraints (enums, bounds) only when asked, by their names.
+        "autogenerate_plugins": ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname"],
         "render_item": render_item,
     }
 
@@ -41,6 +48,46 @@ def render_item(kind: str, item: Any, context: AutogenContext) -> str | Literal[
     if kind == "type" and isinstance(item, TypeDecorator):
         return f"sa.{item.impl_instance!r}"
     return False
+
+
+def _check_values(sql: str) -> list[str]:
+    """The values a check's text names, the part a database never rewrites (PostgreSQL adds
+    casts and brackets around the rest, and quotes negative numbers)."""
+    values = []
+    for quoted, number in CHECK_LITERAL.findall(sql):
+        text = quoted or number
+        try:
+            values.append(str(Decimal(text).normalize()))
+        except InvalidOperation:
+            values.append(text)
+    return sorted(values)
+
+
+@comparators.dispatch_for("table")
+def _compare_check_values(
+    context: AutogenContext,
+    table_ops: ops.ModifyTableOps,
+    schema: str | None,
+    table_name: str,
+    database_table: Table | None,
+    model_table: Table | None,
+) -> None:
+    """A check of the same name whose values changed (an enum's, a bound): drop it, add it anew.
+
+    Alembic's own comparison (checkconstraint_byname) adds and drops checks by name only.
+    """
+    if database_table is None or model_table is None or context.inspector is None:
+        return
+    reflected = context.inspector.get_check_constraints(table_name, schema=schema)
+    database_checks = {check["name"]: check["sqltext"] for check in reflected}
+    for check in model_table.constraints:
+        if not isinstance(check, CheckConstraint) or check.name not in database_checks:
+            continue
+        old_sql = str(database_checks[check.name])
+        if _check_values(old_sql) != _check_values(str(check.sqltext)):
+            old = CheckConstraint(old_sql, name=check.name, table=database_table)
+            table_ops.ops.append(ops.DropConstraintOp.from_constraint(old))
+            table_ops.ops.append(ops.AddConstraintOp.from_constraint(check))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

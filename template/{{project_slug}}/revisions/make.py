@@ -359,6 +359,34 @@ def _render_backfill(autogen_context: AutogenContext, op: BackfillOp) -> str:
     )
 
 
+# A check's text as a database gives it back can be longer than a line (PostgreSQL rewrites
+# `status IN (...)` with casts): Alembic's rendering, with such a literal cut at its spaces into
+# literals that Python joins, which the post-write `ruff format` lays out one a line.
+_render_check_constraint = renderers.dispatch(ops.CreateCheckConstraintOp)
+STRING_LITERAL = re.compile(r"""(?P<quote>["'])(?P<text>(?:(?!(?P=quote))[^\\])*)(?P=quote)""")
+
+
+@renderers.dispatch_for(ops.CreateCheckConstraintOp, replace=True)
+def _render_create_check_constraint(
+    autogen_context: AutogenContext, op: ops.CreateCheckConstraintOp
+) -> str:
+    rendered: str = _render_check_constraint(autogen_context, op)
+    return STRING_LITERAL.sub(_cut_literal, rendered)
+
+
+def _cut_literal(match: re.Match[str]) -> str:
+    quote, text = match.group("quote"), match.group("text")
+    if len(text) < 60:
+        return match.group(0)
+    pieces: list[str] = []
+    for word in text.split(" "):
+        if pieces and len(pieces[-1]) + len(word) < 60:
+            pieces[-1] += f" {word}"
+        else:
+            pieces.append(word if not pieces else f" {word}")
+    return " ".join(f"{quote}{piece}{quote}" for piece in pieces)
+
+
 @renderers.dispatch_for(ops.RenameTableOp)
 def _render_rename_table(autogen_context: AutogenContext, op: ops.RenameTableOp) -> str:
     # Alembic's comparison never renames, so it has no renderer of its own for this.

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..auth.passwords import PasswordHasher
 from ..auth.revocation import revoke_all_refresh_tokens
 from ..config import Settings
-from ..database import unique_violation_columns, utc_now
+from ..database import is_foreign_key_violation, unique_violation_columns, utc_now
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..pagination import Paginated, paginate
 from .model import User
@@ -104,7 +104,16 @@ async def delete_user(session: AsyncSession, user: User) -> None:
     if await _is_last_active_superuser(session, user):
         raise ConflictError("The last active superuser cannot be deleted")
     await session.delete(user)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError as error:
+        # Their rows go with them, unless rows of other users refer to one of those.
+        await session.rollback()
+        if not is_foreign_key_violation(error):
+            raise
+        raise ConflictError(
+            "Rows of other users refer to rows of this user; change those first"
+        ) from error
 
 
 async def ensure_first_superuser(
