@@ -94,6 +94,12 @@ def relations_session(base_url: str, superuser_email: str, superuser_password: s
         plain = call("GET", f"/articles/{essay}", alice)
         assert plain["body"]["writer"] is None, plain
 
+        # A cycle of references: a writer pins one of their articles, which names them.
+        pinning = call("PATCH", f"/writers/{ursula}", alice, json={"pinned_id": notes})
+        assert pinning["body"]["pinned_id"] == notes, pinning
+        pinned = call("GET", f"/writers/{ursula}", alice, params={"include": "pinned"})
+        assert pinned["body"]["pinned"]["writer_id"] == ursula, pinned
+
         # Links: replaced as a whole, an invisible one refused, gone with the row linked.
         linked = call("PATCH", f"/articles/{notes}", alice, json={"topic_ids": [science]})
         assert linked["body"]["topic_ids"] == [science], linked
@@ -102,6 +108,13 @@ def relations_session(base_url: str, superuser_email: str, superuser_password: s
         assert refused["body"]["detail"][0]["loc"] == ["body", "topic_ids"], refused
         assert call("DELETE", f"/topics/{science}", alice)["status"] == 204
         assert call("GET", f"/articles/{essay}", alice)["body"]["topic_ids"] == [fiction]
+
+        # A many-to-many to its own resource: a topic's subtopics.
+        drama = made("/topics", {"name": "drama"})
+        parent = call("PATCH", f"/topics/{fiction}", alice, json={"subtopic_ids": [drama]})
+        assert parent["body"]["subtopic_ids"] == [drama], parent
+        above = call("GET", "/topics", alice, params={"subtopic_id": drama})
+        assert [item["id"] for item in above["body"]["items"]] == [fiction], above
 
         # Another user's row and a missing one are refused alike, on the field.
         for row_id in (ursula, 2**31 - 1):
@@ -129,4 +142,6 @@ def relations_session(base_url: str, superuser_email: str, superuser_password: s
         assert call("DELETE", f"/shelves/{shelf}", alice)["status"] == 204
         assert call("GET", f"/articles/{essay}", alice)["status"] == 404
         assert call("GET", f"/articles/{notes}", alice)["status"] == 200
+        assert call("DELETE", f"/articles/{notes}", alice)["status"] == 204
+        assert call("GET", f"/writers/{ursula}", alice)["body"]["pinned_id"] is None
     return transcript

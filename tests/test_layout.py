@@ -12,11 +12,14 @@ from .conftest import copier_copy, run
 
 def long_names_answer() -> str:
     """Resources whose filter, alias, check and reference lines end up from 90 to 110 characters
-    long; each refers to the one before it (and links it), and the first to itself."""
+    long; each refers to the one before it (and links it), the first to itself, and each but the
+    last to the one after it, which closes a cycle of references."""
+    letters = string.ascii_lowercase[:18]
+    resources = [f"r{letter}{'n' * (index % 9)}" for index, letter in enumerate(letters)]
     chunks: list[str] = []
-    for index, letter in enumerate(string.ascii_lowercase[:18]):
+    for index, letter in enumerate(letters):
         width = 3 + index  # field names from 3 to 20 characters
-        resource = f"r{letter}{'n' * (index % 9)}"
+        resource = resources[index]
         name = (letter * width)[:20]
         others = [f"{other * width}"[:20] for other in "xyzw"]
         previous = chunks[-1].split()[0] if chunks else resource
@@ -26,6 +29,7 @@ def long_names_answer() -> str:
             f"{others[2]}:enum({','.join(letter * (width + 10) + str(n) for n in range(4))}) "
             f"{others[3][:12]}:ref({previous}):null"
             + (f" {letter * 6}_tags:refs({previous})" if chunks else "")
+            + (f" {name[:15]}_next:ref({resources[index + 1]}):null" if index < 17 else "")
         )
     return "; ".join(chunks)
 

@@ -90,6 +90,12 @@ def test_served_app_walks_over_http(project: Project, tmp_path: Path) -> None:
     assert "Traceback" not in log.read_text()
 
 
-def test_fuzzing_finds_no_error_and_nothing_undocumented(project: Project, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "sample", [sample for sample in SAMPLES if sample.fuzzed], ids=lambda sample: sample.name
+)
+def test_fuzzing_finds_no_error_and_nothing_undocumented(
+    sample: Sample, shared_samples: Path, tmp_path: Path
+) -> None:
+    project = sample_project(shared_samples, sample)
     env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fuzzed.db'}"}
     fuzz_served(project, env, f"{project.path.name} on SQLite", tmp_path)

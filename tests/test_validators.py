@@ -100,8 +100,9 @@ BAD_RESOURCES = [
     ),
     ("book writer:ref()", "refers to '', which is not a resource here"),
     ("category parent:ref(category)", "refers to its own resource, so it needs :null"),
-    ("a x:ref(b); b y:ref(a)", "References between a, b form a cycle"),
-    ("a x:ref(b); b y:ref(c):null; c z:ref(a):null", "References between a, b, c form a cycle"),
+    ("a x:ref(b); b y:ref(a)", "References between a, b form a cycle of required references"),
+    ("a x:ref(b); b tags:refs(a)", "give one of the references :null"),
+    ("a x:ref(b); b y:ref(c); c z:ref(a)", "References between a, b, c form a cycle"),
     ("book author_id:ref(author); author n:int", "name it after what it refers to (author:ref"),
     ("book author:ref(author):index; author n:int", "a reference, which is always indexed"),
     ("book author:ref(author):set_null; author n:int", "is set_null, which needs :null too"),
@@ -111,7 +112,7 @@ BAD_RESOURCES = [
     ("book author:ref(author) author_id_in:int; author n:int", "list filter author_id_in"),
     ("book tag:refs(tag); tag n:int", "name it with a plural noun, e.g. tags:refs(tag)"),
     ("book tags:refs(tag):unique; tag n:int", "a many-to-many, which takes no flags"),
-    ("book books:refs(book)", "a many-to-many to its own resource, which is not supported yet"),
+    ("book books:refs(book)", "links book to itself, so its link table would have two columns"),
     ("book tags:refs(label)", "refers to 'label', which is not a resource here"),
     ("book tags:refs(tag) tag_ids:int; tag n:int", "list filter tag_ids of field 'tags'"),
     (
@@ -177,6 +178,9 @@ def test_good_resources_parse_into_data() -> None:
         "target": None,
         "on_delete": None,
         "item": None,
+        "deferred": False,
+        "target_plural": None,
+        "target_class": None,
     }
 
     assert parsed == [
@@ -185,6 +189,8 @@ def test_good_resources_parse_into_data() -> None:
             "plural": "people",
             "class_name": "Person",
             "noun": "person",
+            "referred_to": False,
+            "delete_refused": False,
             "fields": [
                 {
                     **no_rules,
@@ -242,6 +248,33 @@ def test_references_order_parents_first_and_parse_into_data() -> None:
         ("editor", "author", True, "SET NULL"),
     ]
     assert parsed[1]["fields"][0]["target"] == "author"
+    assert [(resource["referred_to"], resource["delete_refused"]) for resource in parsed] == [
+        (True, False),
+        (True, True),
+        (False, False),
+    ]
+    assert (parsed[2]["fields"][0]["target_plural"], parsed[2]["fields"][0]["target_class"]) == (
+        "authors",
+        "Author",
+    )
+
+
+def test_a_cycle_of_references_starts_at_an_optional_one_whose_key_comes_later() -> None:
+    parsed = resources(
+        "employee department:ref(department) name:str(9); "
+        "department head:ref(employee):null deputy:ref(employee):null:set_null; "
+        "ant x:ref(bee); bee y:ref(cat):null; cat z:ref(ant):null"
+    )
+
+    names = [resource["name"] for resource in parsed]
+    assert names == ["department", "employee", "bee", "ant", "cat"]
+    deferred = {
+        f"{resource['name']}.{field['name']}"
+        for resource in parsed
+        for field in resource["fields"]
+        if field["deferred"]
+    }
+    assert deferred == {"department.head", "department.deputy", "bee.y"}
 
 
 def test_a_many_to_many_names_its_ids_after_the_singular() -> None:

@@ -5,6 +5,8 @@ they migrate and compare the schema the same way.
 """
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -32,6 +34,9 @@ def context_options(connection: Connection) -> dict[str, Any]:
         "target_metadata": METADATA,
         # SQLite can only alter a table by copying it; batch mode does that for us.
         "render_as_batch": connection.dialect.name == "sqlite",
+        # SQLite's connections emit BEGIN themselves (database.py), so its DDL is transactional
+        # too: a run of migrations that fails leaves the database as it was.
+        "transactional_ddl": True,
         "compare_server_default": True,
         # Alembic compares check constraints (enums, bounds) only when asked, by their names.
         "autogenerate_plugins": ["alembic.autogenerate.*", "alembic.ext.checkconstraint_byname"],
@@ -90,6 +95,51 @@ def _compare_check_values(
             table_ops.ops.append(ops.AddConstraintOp.from_constraint(check))
 
 
+@contextmanager
+def foreign_keys_unenforced(connection: Connection) -> Iterator[None]:
+    """On SQLite, migrate with foreign keys off; `check_foreign_keys` checks them at the end.
+
+    SQLite changes a table by copying it and dropping the original (Alembic's batch mode), and
+    dropping a table deletes its rows first: with the keys that refer to it enforced, that would
+    delete their rows too (ON DELETE CASCADE) or fail. The pragma does nothing inside a
+    transaction, so it is set on the driver's connection, before the migrations' transaction.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    if _set_foreign_keys(connection, "OFF") != 0:
+        raise RuntimeError("SQLite migrations need a connection with no transaction open")
+    try:
+        yield
+    finally:
+        _set_foreign_keys(connection, "ON")
+
+
+def _set_foreign_keys(connection: Connection, state: Literal["ON", "OFF"]) -> int:
+    """Set SQLite's foreign_keys pragma; what it reads afterwards (1 on, 0 off)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={state}")
+        cursor.execute("PRAGMA foreign_keys")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return int(row[0]) if row else 0
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """Fail the migration, before it commits, if it left rows referring to rows not there."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise RuntimeError(
+            f"the migrations would leave rows referring to rows that are not there ({len(broken)}"
+            f" in {', '.join(tables)}); nothing was committed"
+        )
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     """The project's Alembic configuration; with a connection, migrations run on that one."""
     config = Config(ALEMBIC_INI)
@@ -106,10 +156,12 @@ def current_revisions(connection: Connection) -> tuple[str, ...]:
 
 
 def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Migrate up on this connection, which has no transaction open: each run commits its own."""
     command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(connection: Connection, revision: str) -> None:
+    """Migrate down on this connection, which has no transaction open, as for `upgrade`."""
     command.downgrade(alembic_config(connection), revision)
 
 

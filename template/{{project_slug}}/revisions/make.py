@@ -172,7 +172,7 @@ async def _write_revision(
     async with scratch_database(settings.database_url, "history") as url:
         engine = create_engine(settings.model_copy(update={"database_url": url}))
         try:
-            async with engine.begin() as connection:
+            async with engine.connect() as connection:
                 return await connection.run_sync(_revise, _Planner(decisions, message))
         finally:
             await engine.dispose()
@@ -181,6 +181,8 @@ async def _write_revision(
 def _revise(connection: Connection, planner: "_Planner") -> Path | None:
     upgrade(connection)
     planner.apply_renames(connection)
+    # Alembic runs the comparison, like a migration, on a connection with no transaction open.
+    connection.commit()
     written = command.revision(
         alembic_config(connection),
         autogenerate=True,
