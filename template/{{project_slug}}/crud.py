@@ -74,6 +74,11 @@ def referring_keys(model: type[OwnedBase]) -> list[ForeignKey]:
     ]
 
 
+def _rows_named(model: type[OwnedBase]) -> str:
+    """The model's rows as a message names them: `blog categories` for blog_categories."""
+    return str(model.__tablename__).replace("_", " ")
+
+
 def link_attributes(model: type[OwnedBase]) -> list[InstrumentedAttribute[Any]]:
     """The model's many-to-many relationships, as attributes to load."""
     return [relation.class_attribute for relation in many_to_many(model).values()]
@@ -172,7 +177,8 @@ class OwnedCrud(Generic[ModelT]):
                 continue
             query = self._owned(select(target.id).where(target.id == row_id), target)
             if await self.session.scalar(query) is None:
-                raise InvalidFieldError(column, f"There is no row {row_id} of yours to refer to")
+                ids = f"{row_id} is not the id"
+                raise InvalidFieldError(column, f"{ids} of any {_rows_named(target)} you can see")
 
     async def _linked_rows(self, values: dict[str, Any]) -> dict[str, Sequence[Any]]:
         """Take the many-to-many ids (`tag_ids`) out of `values`: the rows they name, by
@@ -188,7 +194,8 @@ class OwnedCrud(Generic[ModelT]):
             missing = sorted(wanted - {row.id for row in rows})
             if missing:
                 listed = ", ".join(map(str, missing))
-                raise InvalidFieldError(key, f"There are no rows {listed} of yours to link")
+                ids = f"{listed} is not the id" if len(missing) == 1 else f"{listed} are not ids"
+                raise InvalidFieldError(key, f"{ids} of any {_rows_named(target)} you can see")
             links[relation.key] = rows
         return links
 
