@@ -1,5 +1,6 @@
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -43,6 +44,9 @@ ModelT = TypeVar("ModelT", bound=OwnedBase)
 RowT = TypeVar("RowT")
 
 
+# What a model's mapping says, read on every request that lists, writes or deletes: worked out
+# once per model.
+@cache
 def references(model: type[OwnedBase]) -> dict[str, type[OwnedBase]]:
     """The model's reference columns (`author_id`) and the models they refer to."""
     return {
@@ -53,6 +57,7 @@ def references(model: type[OwnedBase]) -> dict[str, type[OwnedBase]]:
     }
 
 
+@cache
 def many_to_many(model: type[OwnedBase]) -> dict[str, RelationshipProperty[Any]]:
     """The model's many-to-many relationships by the name of their ids in the API (`tag_ids`)."""
     return {
@@ -62,16 +67,17 @@ def many_to_many(model: type[OwnedBase]) -> dict[str, RelationshipProperty[Any]]
     }
 
 
-def referring_keys(model: type[OwnedBase]) -> list[ForeignKey]:
+@cache
+def referring_keys(model: type[OwnedBase]) -> tuple[ForeignKey, ...]:
     """The foreign keys of every table that refer to the model's rows and keep them from being
     deleted: those without ON DELETE CASCADE or SET NULL."""
     table = model.__table__
-    return [
+    return tuple(
         key
         for other in model.metadata.tables.values()
         for key in other.foreign_keys
         if key.column.table is table and key.ondelete is None
-    ]
+    )
 
 
 def _rows_named(model: type[OwnedBase]) -> str:
@@ -79,9 +85,10 @@ def _rows_named(model: type[OwnedBase]) -> str:
     return str(model.__tablename__).replace("_", " ")
 
 
-def link_attributes(model: type[OwnedBase]) -> list[InstrumentedAttribute[Any]]:
+@cache
+def link_attributes(model: type[OwnedBase]) -> tuple[InstrumentedAttribute[Any], ...]:
     """The model's many-to-many relationships, as attributes to load."""
-    return [relation.class_attribute for relation in many_to_many(model).values()]
+    return tuple(relation.class_attribute for relation in many_to_many(model).values())
 
 
 class ListParams(PageParams):
@@ -96,13 +103,21 @@ class ListParams(PageParams):
 
     def conditions(self, model: type[OwnedBase]) -> Iterator[ColumnElement[bool]]:
         """The WHERE clauses of the filters given a value."""
-        for name, info in type(self).model_fields.items():
+        for name, marker in _filters(type(self)):
             value = getattr(self, name)
-            if value is None:
-                continue
-            for marker in info.metadata:
-                if isinstance(marker, Filter):
-                    yield marker.condition(model, value)
+            if value is not None:
+                yield marker.condition(model, value)
+
+
+@cache
+def _filters(params: type[ListParams]) -> tuple[tuple[str, Filter], ...]:
+    """Each filter of a ListParams class, by the name of its field: read once per class."""
+    return tuple(
+        (name, marker)
+        for name, info in params.model_fields.items()
+        for marker in info.metadata
+        if isinstance(marker, Filter)
+    )
 
 
 class OwnedCrud(Generic[ModelT]):
@@ -177,8 +192,8 @@ class OwnedCrud(Generic[ModelT]):
                 continue
             query = self._owned(select(target.id).where(target.id == row_id), target)
             if await self.session.scalar(query) is None:
-                ids = f"{row_id} is not the id"
-                raise InvalidFieldError(column, f"{ids} of any {_rows_named(target)} you can see")
+                rows = _rows_named(target)
+                raise InvalidFieldError(column, f"{row_id} is not the id of any {rows} you can see")
 
     async def _linked_rows(self, values: dict[str, Any]) -> dict[str, Sequence[Any]]:
         """Take the many-to-many ids (`tag_ids`) out of `values`: the rows they name, by
