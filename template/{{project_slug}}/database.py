@@ -93,25 +93,38 @@ class Base(DeclarativeBase):
 
 
 class Database:
-    """The engine and session factory of one app instance."""
+    """The engines and session factories of one app instance: one engine on PostgreSQL; on
+    SQLite one to write and one to read (see `create_engine`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
+        self.read_engine = self.engine
+        if self.engine.dialect.name == "sqlite":
+            self.read_engine = create_engine(settings, read_only=True)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine:
     if make_url(settings.database_url).get_backend_name() == "sqlite":
-        # SQLite has one writer at a time, and a read transaction that turns into a write fails
-        # at once with "database is locked" when another connection wrote meanwhile: a single
-        # connection makes requests take turns instead.
+        # SQLite has one writer at a time, and a transaction that reads and then writes fails
+        # at once with "database is locked" when another connection wrote in between. So the
+        # writes of a process take turns on one connection, whose transactions take the write
+        # lock as they begin (waiting for other processes' within busy_timeout), and reads have
+        # a pool of their own that runs beside it (WAL).
         engine = create_async_engine(
-            settings.database_url, echo=settings.database_echo, pool_size=1, max_overflow=0
+            settings.database_url,
+            echo=settings.database_echo,
+            pool_size=settings.database_pool_size if read_only else 1,
+            max_overflow=settings.database_max_overflow if read_only else 0,
+            pool_timeout=settings.database_pool_timeout_seconds,
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only)
         return engine
     engine = create_async_engine(
         settings.database_url,
@@ -165,7 +178,7 @@ def _report_outages_as_operational_errors(engine: AsyncEngine) -> None:
         )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT and transactional DDL: SQLAlchemy's
     # documented fix is to switch it off and emit BEGIN ourselves.
     @event.listens_for(engine.sync_engine, "connect")
@@ -175,11 +188,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
+        if read_only:
+            # A write through a reading connection fails loudly instead of racing the writer.
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 async def get_database(request: Request) -> Database:
@@ -190,8 +206,16 @@ async def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-async def get_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    async with database.sessionmaker() as session:
+# No route writes on these: their sessions read, beside any write on SQLite.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def get_session(request: Request, database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    if request.method in READ_ONLY_METHODS:
+        sessionmaker = database.read_sessionmaker
+    else:
+        sessionmaker = database.sessionmaker
+    async with sessionmaker() as session:
         yield session
 
 

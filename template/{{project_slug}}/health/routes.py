@@ -34,7 +34,7 @@ async def check_readiness(database: DatabaseDep, settings: SettingsDep) -> JSONR
     try:
         async with (
             asyncio.timeout(settings.ready_timeout_seconds),
-            database.engine.connect() as connection,
+            database.read_engine.connect() as connection,
         ):
             current = await connection.run_sync(current_revisions)
     except (TimeoutError, OSError, SQLAlchemyError) as error:
