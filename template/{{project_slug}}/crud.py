@@ -15,6 +15,7 @@ from sqlalchemy.orm import (
     selectinload,
 )
 
+from .auth.principal import Principal
 from .database import (
     Base,
     UTCDateTime,
@@ -26,7 +27,6 @@ from .errors import ConflictError, InvalidFieldError, NotFoundError
 from .filters import AtLeast, AtMost, Filter
 from .pagination import PageParams, Paginated, paginate
 from .schemas import AwareUTCDatetime
-from .users.model import User
 
 
 class OwnedBase(Base):
@@ -130,7 +130,7 @@ class OwnedCrud(Generic[ModelT]):
         self,
         model: type[ModelT],
         session: AsyncSession,
-        user: User,
+        user: Principal,
         *,
         noun: str,
     ) -> None:
@@ -258,10 +258,16 @@ class OwnedCrud(Generic[ModelT]):
             await self.session.commit()
         except IntegrityError as error:
             await self.session.rollback()
+            if is_foreign_key_violation(error):
+                # A row it refers to was checked above, then deleted by another request: its
+                # owner too, whose state this process may still hold (auth/principal.py).
+                raise ConflictError(
+                    f"A row this {self.noun} refers to was deleted meanwhile"
+                ) from error
             columns = unique_violation_columns(error)
             if columns is None:
-                # Validation lets no NULL or dangling reference through: this is a bug, not
-                # the client's conflict, and it should fail loudly.
+                # Validation lets no NULL through: this is a bug, not the client's conflict,
+                # and it should fail loudly.
                 raise
             clash = " and ".join(columns) or "unique value"
             raise ConflictError(f"Another {self.noun} has the same {clash}") from error

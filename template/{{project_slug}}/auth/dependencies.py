@@ -2,24 +2,49 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
 
 from ..config import SettingsDep
 from ..database import SessionDep
 from ..errors import NotAuthenticatedError, PermissionDeniedError
 from ..users.model import User
+from .principal import Principal, UserState, UserStatesDep
 from .tokens import InvalidTokenError, decode_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", refreshUrl="/auth/refresh")
 
 
-async def get_current_user(
-    token: Annotated[str, Depends(oauth2_scheme)], session: SessionDep, settings: SettingsDep
-) -> User:
+async def get_principal(
+    token: Annotated[str, Depends(oauth2_scheme)],
+    session: SessionDep,
+    settings: SettingsDep,
+    states: UserStatesDep,
+) -> Principal:
     try:
         claims = decode_token(settings, token, "access")
     except InvalidTokenError:
         claims = None
-    user = await session.get(User, claims.user_id) if claims else None
+    state = states.get(claims.user_id) if claims else None
+    if claims and state is None:
+        generation = states.generation
+        query = select(User.is_active, User.is_superuser).where(User.id == claims.user_id)
+        row = (await session.execute(query)).one_or_none()
+        if row is not None:
+            state = UserState(is_active=row.is_active, is_superuser=row.is_superuser)
+            states.keep(claims.user_id, state, read_at_generation=generation)
+    if claims is None or state is None:
+        raise NotAuthenticatedError("Invalid or expired access token")
+    if not state.is_active:
+        raise PermissionDeniedError("User is inactive")
+    return Principal(id=claims.user_id, is_superuser=state.is_superuser)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_current_user(principal: CurrentPrincipal, session: SessionDep) -> User:
+    """The user a request acts for, loaded: for the routes on the user's own account."""
+    user = await session.get(User, principal.id)
     if user is None:
         raise NotAuthenticatedError("Invalid or expired access token")
     if not user.is_active:
@@ -27,11 +52,11 @@ async def get_current_user(
     return user
 
 
-async def get_current_superuser(user: Annotated[User, Depends(get_current_user)]) -> User:
-    if not user.is_superuser:
+async def get_current_superuser(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_superuser:
         raise PermissionDeniedError("Superuser privileges required")
-    return user
+    return principal
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
-CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]
+CurrentSuperuser = Annotated[Principal, Depends(get_current_superuser)]

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Query, status
 
 from ..auth.dependencies import CurrentSuperuser, CurrentUser
 from ..auth.passwords import PasswordHasherDep
+from ..auth.principal import UserStatesDep
 from ..database import SessionDep
 from ..pagination import Page, Paginated
 from ..responses import AUTHENTICATED, NOT_FOUND, SUPERUSER, Responses, refusal
@@ -31,9 +32,13 @@ async def read_me(user: CurrentUser) -> User:
 
 @router.patch("/me", response_model=UserRead, responses=EMAIL_TAKEN)
 async def update_me(
-    body: UserSelfUpdate, user: CurrentUser, session: SessionDep, hasher: PasswordHasherDep
+    body: UserSelfUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+    states: UserStatesDep,
 ) -> User:
-    return await service.update_user(session, hasher, user, body)
+    return await service.update_user(session, hasher, states, user, body)
 
 
 @router.post(
@@ -87,10 +92,11 @@ async def update_user(
     _: CurrentSuperuser,
     session: SessionDep,
     hasher: PasswordHasherDep,
+    states: UserStatesDep,
 ) -> User:
     """Change a user; deactivating (`is_active: false`) also revokes their refresh tokens."""
     user = await service.get_user(session, user_id)
-    return await service.update_user(session, hasher, user, body)
+    return await service.update_user(session, hasher, states, user, body)
 
 
 @router.delete(
@@ -98,5 +104,7 @@ async def update_user(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**SUPERUSER, **NOT_FOUND, **LAST_SUPERUSER},
 )
-async def delete_user(user_id: RowId, _: CurrentSuperuser, session: SessionDep) -> None:
-    await service.delete_user(session, await service.get_user(session, user_id))
+async def delete_user(
+    user_id: RowId, _: CurrentSuperuser, session: SessionDep, states: UserStatesDep
+) -> None:
+    await service.delete_user(session, states, await service.get_user(session, user_id))

@@ -3,6 +3,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..auth.passwords import PasswordHasher
+from ..auth.principal import UserStates
 from ..auth.revocation import revoke_all_refresh_tokens
 from ..config import Settings
 from ..database import is_foreign_key_violation, unique_violation_columns, utc_now
@@ -70,7 +71,11 @@ async def create_user(
 
 
 async def update_user(
-    session: AsyncSession, hasher: PasswordHasher, user: User, data: UserSelfUpdate
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    states: UserStates,
+    user: User,
+    data: UserSelfUpdate,
 ) -> User:
     """Change a user; deactivating them or setting their password revokes their refresh tokens."""
     changes = data.model_dump(exclude_unset=True, exclude={"password"})
@@ -85,6 +90,7 @@ async def update_user(
     for name, value in changes.items():
         setattr(user, name, value)
     await _commit_or_conflict(session)
+    states.forget(user.id)
     return user
 
 
@@ -100,7 +106,7 @@ async def change_password(
     await session.commit()
 
 
-async def delete_user(session: AsyncSession, user: User) -> None:
+async def delete_user(session: AsyncSession, states: UserStates, user: User) -> None:
     if await _is_last_active_superuser(session, user):
         raise ConflictError("The last active superuser cannot be deleted")
     await session.delete(user)
@@ -114,6 +120,7 @@ async def delete_user(session: AsyncSession, user: User) -> None:
         raise ConflictError(
             "Rows of other users refer to rows of this user; change those first"
         ) from error
+    states.forget(user.id)
 
 
 async def ensure_first_superuser(
