@@ -27,6 +27,11 @@ SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 ACCESS_LOGGER = f"{__package__}.access"
+# The shape of JsonFormatter's lines; the strings that vary come quoted by json_string.
+JSON_LINE = (
+    '{"time": "%s.%03d+00:00", "level": "INFO", "logger": "%s", "message": %s, "method": %s, '
+    '"path": %s, "status": %d, "duration_ms": %r, "request_id": "%s"}\n'
+)
 
 
 class RequestObserver(Protocol):
@@ -52,11 +57,16 @@ class AccessLog:
         milliseconds = int(now * 1000) % 1000
         message = f"{method} {path} {status} {duration_ms} ms"
         if self.as_json:
-            line = (
-                f'{{"time": "{self._utc_second(now)}.{milliseconds:03d}+00:00", "level": "INFO", '
-                f'"logger": "{ACCESS_LOGGER}", "message": {json_string(message)}, '
-                f'"method": {json_string(method)}, "path": {json_string(path)}, '
-                f'"status": {status}, "duration_ms": {duration_ms}, "request_id": "{id_}"}}\n'
+            line = JSON_LINE % (
+                self._utc_second(now),
+                milliseconds,
+                ACCESS_LOGGER,
+                json_string(message),
+                json_string(method),
+                json_string(path),
+                status,
+                duration_ms,
+                id_,
             )
         else:
             if not message.isprintable():
