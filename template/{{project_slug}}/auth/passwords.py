@@ -1,13 +1,15 @@
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Request
-from passlib.context import CryptContext
-from passlib.exc import PasswordValueError
 
 from ..config import Settings
+
+if TYPE_CHECKING:
+    from passlib.context import CryptContext
 
 ResultT = TypeVar("ResultT")
 
@@ -22,18 +24,26 @@ class PasswordHasher:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self._context = CryptContext(
-            schemes=["argon2", "bcrypt"],
-            deprecated=["bcrypt"],
-            argon2__type="ID",
-            argon2__memory_cost=settings.argon2_memory_cost_kib,
-            argon2__rounds=settings.argon2_time_cost,
-            argon2__parallelism=settings.argon2_parallelism,
-        )
+        self._settings = settings
         self._executor = ThreadPoolExecutor(
             max_workers=settings.password_hash_concurrency, thread_name_prefix="password-hash"
         )
         self._dummy_hash: str | None = None
+
+    @cached_property
+    def _context(self) -> "CryptContext":
+        # Imported at the first hash, not at start: a worker that never checks a password
+        # does without passlib and its backends.
+        from passlib.context import CryptContext
+
+        return CryptContext(
+            schemes=["argon2", "bcrypt"],
+            deprecated=["bcrypt"],
+            argon2__type="ID",
+            argon2__memory_cost=self._settings.argon2_memory_cost_kib,
+            argon2__rounds=self._settings.argon2_time_cost,
+            argon2__parallelism=self._settings.argon2_parallelism,
+        )
 
     async def hash(self, password: str) -> str:
         return await self._run(self._context.hash, password)
@@ -44,6 +54,8 @@ class PasswordHasher:
         A password no hash could have been made from (over passlib's 4096 bytes, a NUL for
         bcrypt, or text that is not valid Unicode) is simply wrong.
         """
+        from passlib.exc import PasswordValueError
+
         try:
             if password_hash is None:
                 # Unknown emails are checked against a dummy hash: refusing them takes as long as

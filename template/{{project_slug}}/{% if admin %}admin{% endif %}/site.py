@@ -1,34 +1,35 @@
 from fastapi import FastAPI
 from sqladmin import Admin
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from starlette.applications import Starlette
 
 from ..config import Settings
 from ..database import Database
 from ..errors import TooManyAttemptsError
-from ..features import ADMIN_VIEWS
 from ..responses import domain_error
 from .authentication import SuperuserAuthentication
+from .views import ADMIN_VIEWS
 
-BASE_URL = "/admin"
 
-
-def mount_admin(app: FastAPI, settings: Settings) -> Admin:
-    """Serve the admin panel at /admin, with the views of features.py."""
+def build_admin(app: FastAPI, settings: Settings, *, base_url: str) -> Admin:
+    """The admin panel of `app`, with the views of admin/views.py, for admin/mount.py to serve
+    at `base_url`."""
     database: Database = app.state.database
     # The API's engine, but a session factory of its own: sqladmin switches autoflush off on the
     # factory it is given, and the API's sessions should not change because the admin is on.
     sessionmaker = async_sessionmaker(database.engine, expire_on_commit=False)
     admin = Admin(
-        app,
+        # sqladmin mounts its app on the one it is given: admin/mount.py serves it instead.
+        Starlette(),
         session_maker=sessionmaker,
-        base_url=BASE_URL,
+        base_url=base_url,
         title=f"{settings.project_name} admin",
         authentication_backend=SuperuserAuthentication(
             settings,
             app.state.password_hasher,
             app.state.login_throttle,
             sessionmaker,
-            base_url=BASE_URL,
+            base_url=base_url,
         ),
     )
     # The admin is a Starlette app of its own: sharing the API's state gives its requests the

@@ -1,0 +1,50 @@
+"""The admin panel at /admin, built at its first request.
+
+sqladmin, its templates and forms and every view take memory and start-up time that a worker
+which never serves the admin would spend for nothing: only this module is imported at start.
+"""
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.routing import BaseRoute
+from starlette.types import Receive, Scope, Send
+
+from ..config import Settings
+
+if TYPE_CHECKING:
+    from sqladmin import Admin
+
+BASE_URL = "/admin"
+
+
+class DeferredAdmin:
+    """Mounted where the admin app goes; builds it (admin/site.py) when first needed."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self._app = app
+        self._settings = settings
+        self._sqladmin: Admin | None = None
+
+    @property
+    def sqladmin(self) -> "Admin":
+        if self._sqladmin is None:
+            from .site import build_admin
+
+            self._sqladmin = build_admin(self._app, self._settings, base_url=BASE_URL)
+        return self._sqladmin
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The admin's routes, through which `url_for("admin:...")` finds its pages."""
+        return self.sqladmin.admin.routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.sqladmin.admin(scope, receive, send)
+
+
+def mount_admin(app: FastAPI, settings: Settings) -> DeferredAdmin:
+    """Serve the admin panel at /admin, with the views of admin/views.py."""
+    admin = DeferredAdmin(app, settings)
+    app.mount(BASE_URL, app=admin, name="admin")
+    return admin
