@@ -5,6 +5,8 @@ the user by id, then the row query), the same argon2id verification in a capped 
 the same JSON bodies, but no ORM, no dependency injection and no pydantic validation.
 
 Served with `uvicorn baseline:create_app --factory`; reads DATABASE_URL and SECRET_KEY.
+`baseline:create_floor_app` serves the same handlers as bare FastAPI routes: the floor, what
+FastAPI's own routing and request handling add to the same work.
 """
 
 import base64
@@ -23,6 +25,7 @@ from urllib.parse import parse_qs
 import anyio.to_thread
 import argon2
 import asyncpg
+from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -44,26 +47,43 @@ class HttpError(Exception):
         self.detail = detail
 
 
+def routes() -> list[Route]:
+    return [
+        Route("/health", health),
+        Route("/auth/login", login, methods=["POST"]),
+        Route("/books", list_books, methods=["GET"]),
+        Route("/books", create_book, methods=["POST"]),
+        Route("/books/{book_id:int}", read_book, methods=["GET"]),
+        Route("/books/{book_id:int}", update_book, methods=["PATCH"]),
+    ]
+
+
 def create_app() -> Starlette:
     app = Starlette(
-        routes=[
-            Route("/health", health),
-            Route("/auth/login", login, methods=["POST"]),
-            Route("/books", list_books, methods=["GET"]),
-            Route("/books", create_book, methods=["POST"]),
-            Route("/books/{book_id:int}", read_book, methods=["GET"]),
-            Route("/books/{book_id:int}", update_book, methods=["PATCH"]),
-        ],
+        routes=routes(),
         lifespan=lifespan,
         exception_handlers={HttpError: http_error},  # type: ignore[dict-item]
     )
+    _configure(app)
+    return app
+
+
+def create_floor_app() -> FastAPI:
+    app = FastAPI(lifespan=lifespan, openapi_url=None)
+    app.add_exception_handler(HttpError, http_error)  # type: ignore[arg-type]
+    for route in routes():
+        app.add_api_route(route.path, route.endpoint, methods=list(route.methods or ()))
+    _configure(app)
+    return app
+
+
+def _configure(app: Starlette) -> None:
     app.state.secret = os.environ["SECRET_KEY"].encode()
     app.state.dsn = os.environ["DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     # The rendered app's settings: OWASP's argon2id minimum, two hashes at a time.
     app.state.hasher = argon2.PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
     app.state.dummy_hash = app.state.hasher.hash("fireup-dummy-password")
     app.state.limiter = anyio.CapacityLimiter(2)
-    return app
 
 
 @asynccontextmanager

@@ -1,158 +1,161 @@
-"""A small HTTP/1.1 keep-alive load client on uvloop: bounded in time, 127.0.0.1 only.
+"""Load from wrk (a C client that costs the shared CPU far less than the servers it drives),
+one wrk process per stream, its requests and figures through a Lua script: 127.0.0.1 only,
+bounded in time.
 
-Each stream is a number of connections sending one kind of request back to back (or paced, for a
-probe). Hand-written requests and response parsing keep the client's own cost far below httpx's,
-which matters on a two-core machine where client and server share the CPU.
+wrk is Debian's `wrk` package (`apt-get install wrk`); bench/README.md says so.
 """
 
-import asyncio
 import json
-import statistics
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import uvloop
+# A request that has not answered this long after the window closed is counted as an error.
+TIMEOUT_SECONDS = 30
 
-RequestFactory = Callable[[], bytes]
+# Cycles through the stream's requests, paces a probe, and prints wrk's figures as JSON.
+SCRIPT = """
+local requests = {%(requests)s}
+local index = 0
+request = function()
+  index = index %% #requests + 1
+  return requests[index]
+end
+%(delay)s
+done = function(summary, latency, _)
+  local errors = summary.errors
+  io.write(string.format(
+    '{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "errors": %%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    errors.status + errors.connect + errors.read + errors.write + errors.timeout))
+end
+"""
 
-# A request that has not answered this long after the window closed is abandoned.
-DRAIN_SECONDS = 30.0
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    token: str | None = None
+    json_body: Any = None
+    form: dict[str, str] | None = None
+
+    def lua(self) -> str:
+        """The request as a call of wrk.format, in Lua."""
+        headers: dict[str, str] = {}
+        body = ""
+        if self.json_body is not None:
+            body = json.dumps(self.json_body)
+            headers["Content-Type"] = "application/json"
+        elif self.form is not None:
+            body = urlencode(self.form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        fields = ", ".join(
+            f"[ {_lua_string(name)} ] = {_lua_string(value)}" for name, value in headers.items()
+        )
+        return (
+            f"wrk.format({_lua_string(self.method)}, {_lua_string(self.path)}, {{{fields}}}, "
+            f"{_lua_string(body) if body else 'nil'})"
+        )
 
 
 @dataclass(frozen=True)
 class Stream:
     name: str
     connections: int
-    request: RequestFactory
+    requests: tuple[Request, ...]  # sent in turn, over and over
     pause: float = 0.0  # seconds each connection waits between two requests (a paced probe)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StreamResult:
     name: str
     seconds: float
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    answered: int  # responses under 400, in the window
+    errors: int  # status >= 400, broken connections and timeouts
+    p50_ms: float
+    p99_ms: float
 
     @property
     def requests_per_second(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    def percentile_ms(self, percentile: int) -> float:
-        if len(self.latencies) < 2:
-            return self.latencies[0] * 1000 if self.latencies else float("nan")
-        return (
-            statistics.quantiles(self.latencies, n=100, method="inclusive")[percentile - 1] * 1000
-        )
+        return self.answered / self.seconds
 
     def summary(self) -> dict[str, Any]:
         return {
-            "requests": len(self.latencies),
+            "requests": self.answered,
             "requests_per_second": round(self.requests_per_second, 1),
-            "p50_ms": round(self.percentile_ms(50), 2),
-            "p99_ms": round(self.percentile_ms(99), 2),
+            "p50_ms": round(self.p50_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
             "errors": self.errors,
         }
 
 
-def http_request(
-    method: str,
-    path: str,
-    *,
-    token: str | None = None,
-    json_body: Any = None,
-    form: dict[str, str] | None = None,
-) -> bytes:
-    """The bytes of one HTTP/1.1 request with a body as JSON or as a urlencoded form."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
-    body = b""
-    if json_body is not None:
-        body = json.dumps(json_body).encode()
-        lines.append("Content-Type: application/json")
-    elif form is not None:
-        body = urlencode(form).encode()
-        lines.append("Content-Type: application/x-www-form-urlencoded")
-    if token:
-        lines.append(f"Authorization: Bearer {token}")
-    if body or method in {"POST", "PUT", "PATCH"}:
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
 def run_load(base_url: str, streams: list[Stream], seconds: float) -> dict[str, StreamResult]:
-    """Drive every stream at once for `seconds`; count only answers that arrive in the window."""
+    """Drive every stream at once for `seconds`, one wrk process each."""
     address = urlsplit(base_url)
     if address.hostname != "127.0.0.1" or address.port is None:
         raise ValueError(f"load is only driven against 127.0.0.1:PORT, not {base_url}")
-    return uvloop.run(_load(address.hostname, address.port, streams, seconds))
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk (see bench/README.md)")
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as folder:
+        processes = {
+            stream.name: subprocess.Popen(
+                [
+                    wrk,
+                    "--threads",
+                    "1",
+                    "--connections",
+                    str(stream.connections),
+                    "--duration",
+                    f"{max(round(seconds), 1)}s",
+                    "--timeout",
+                    f"{TIMEOUT_SECONDS}s",
+                    "--script",
+                    str(_script(Path(folder), stream)),
+                    base_url,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for stream in streams
+        }
+        return {name: _result(name, process, seconds) for name, process in processes.items()}
 
 
-async def _load(
-    host: str, port: int, streams: list[Stream], seconds: float
-) -> dict[str, StreamResult]:
-    results = {stream.name: StreamResult(stream.name, seconds) for stream in streams}
-    deadline = time.perf_counter() + seconds
-    tasks = [
-        asyncio.create_task(_connection(host, port, stream, deadline, results[stream.name]))
-        for stream in streams
-        for _ in range(stream.connections)
-    ]
-    _, pending = await asyncio.wait(tasks, timeout=seconds + DRAIN_SECONDS)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    return results
+def _script(folder: Path, stream: Stream) -> Path:
+    delay = f"delay = function() return {round(stream.pause * 1000)} end" if stream.pause else ""
+    requests = ", ".join(request.lua() for request in stream.requests)
+    path = folder / f"{stream.name}.lua"
+    path.write_text(SCRIPT % {"requests": requests, "delay": delay})
+    return path
 
 
-async def _connection(
-    host: str, port: int, stream: Stream, deadline: float, result: StreamResult
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            try:
-                writer.write(stream.request())
-                status = await _read_response(reader)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                writer.close()
-                result.errors += 1
-                reader, writer = await asyncio.open_connection(host, port)
-                continue
-            finished = time.perf_counter()
-            if finished > deadline:
-                break
-            if status >= 400:
-                result.errors += 1
-            else:
-                result.latencies.append(finished - started)
-            if stream.pause:
-                await asyncio.sleep(stream.pause)
-    finally:
-        writer.close()
+def _result(name: str, process: subprocess.Popen[str], seconds: float) -> StreamResult:
+    output, errors = process.communicate(timeout=seconds + TIMEOUT_SECONDS + 30)
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed for {name}: {errors or output}")
+    figures = json.loads(output.strip().splitlines()[-1])
+    answered = figures["requests"] - figures["errors"]
+    return StreamResult(
+        name,
+        figures["duration_us"] / 1e6,
+        answered,
+        figures["errors"],
+        figures["p50_us"] / 1000,
+        figures["p99_us"] / 1000,
+    )
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
-    """Read one response (Content-Length or chunked body); return its status code."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    headers = head.lower()
-    if b"transfer-encoding: chunked" in headers:
-        await _read_chunks(reader)
-        return status
-    marker = headers.find(b"content-length:")
-    if marker >= 0:
-        end = headers.index(b"\r\n", marker)
-        await reader.readexactly(int(headers[marker + len(b"content-length:") : end]))
-    return status
-
-
-async def _read_chunks(reader: asyncio.StreamReader) -> None:
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-        await reader.readexactly(size + 2)
-        if size == 0:
-            return
+def _lua_string(text: str) -> str:
+    """A Lua long-bracket string literal, which takes its text as it is."""
+    if "]==]" in text or text.startswith("\n"):
+        raise ValueError(f"cannot quote {text!r} for Lua")
+    return f"[==[{text}]==]"

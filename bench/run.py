@@ -2,17 +2,20 @@
 
 Renders the default (SQLite) project and a PostgreSQL one from the template's working tree,
 installs and boots each as in production (one worker, its access log on, and the PostgreSQL one
-once more without it), seeds data through the API,
-drives load on 127.0.0.1 and writes bench/results/{results.json,results.md,ratios.png}.
+once more without it), seeds data through the API, drives load with wrk on 127.0.0.1 in
+interleaved rounds (figures are their medians) and writes
+bench/results/{results.json,results.md,ratios.png}. The baseline's handlers also run as bare
+FastAPI routes (the floor), which tells the framework's cost from the project's.
 Reports figures; asserts none. Run from the repository root:
 
-    uv run --project bench bench/run.py [--seconds 5]
+    uv run --project bench bench/run.py [--seconds 5] [--rounds 3]
 """
 
 import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -52,6 +55,7 @@ PROFILE_RATE = 200
 class Settings:
     seconds: float
     warmup: float
+    rounds: int
     boots: int
     profile_seconds: float
     options: Options
@@ -62,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=1, help="unmeasured seconds before each")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every scenario (medians)")
     parser.add_argument("--connections", type=int, default=16, help="connections per scenario")
     parser.add_argument("--logins", type=int, default=32, help="concurrent logins in login storms")
     parser.add_argument("--rows", type=int, default=150, help="books seeded per user")
@@ -72,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     return Settings(
         args.seconds,
         args.warmup,
+        args.rounds,
         args.boots,
         args.profile_seconds,
         Options(args.connections, args.logins, args.rows),
@@ -120,6 +126,7 @@ def bench(work: Path, settings: Settings) -> dict[str, Any]:
         targets = [
             Target(_rendered_spec("postgresql", postgresql), fixture),
             Target(_baseline_spec(postgresql), fixture),
+            Target(_baseline_spec(postgresql, floor=True), fixture),
             Target(_rendered_spec("sqlite", sqlite), _seeder(sqlite, settings)),
             # The same project and data, without its access log: what the log line costs.
             Target(_rendered_spec(report.QUIET, postgresql, ACCESS_LOG="false"), fixture),
@@ -135,6 +142,7 @@ def bench(work: Path, settings: Settings) -> dict[str, Any]:
         "settings": {
             "seconds": settings.seconds,
             "warmup": settings.warmup,
+            "rounds": settings.rounds,
             **settings.options.__dict__,
         },
         "tooling": {key: _round(value) for key, value in tooling.items()},
@@ -186,24 +194,27 @@ def _rendered_spec(name: str, project: Project, **settings: str) -> ServerSpec:
     return ServerSpec(name, command, project.path, {**project.env(), **settings})
 
 
-def _baseline_spec(project: Project) -> ServerSpec:
-    uvicorn = [sys.executable, "-m", "uvicorn", "baseline:create_app", "--factory"]
+def _baseline_spec(project: Project, *, floor: bool = False) -> ServerSpec:
+    factory = "baseline:create_floor_app" if floor else "baseline:create_app"
+    uvicorn = [sys.executable, "-m", "uvicorn", factory, "--factory"]
     options = ["--host", "127.0.0.1", "--workers", "1", "--no-access-log"]
     env = {
         **base_env(),
         "DATABASE_URL": project.database_url or "",
         "SECRET_KEY": project.dotenv()["SECRET_KEY"],
     }
-    return ServerSpec("baseline", uvicorn + options, BENCH, env)
+    name = report.FLOOR if floor else report.BASELINE
+    return ServerSpec(name, uvicorn + options, BENCH, env)
 
 
 def bench_targets(
     targets: list[Target], settings: Settings, logs: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Boot figures of each server, then every scenario on each server in turn.
+    """Boot figures of each server, then every scenario on each server in turn, in rounds.
 
     All servers stay up together and take turns scenario by scenario, so that other work on the
-    machine weighs on every server alike; an idle server costs the others nothing.
+    machine weighs on every server alike; an idle server costs the others nothing. Each figure
+    is the median of its rounds.
     """
     figures: dict[str, Any] = {}
     for target in targets:
@@ -223,10 +234,15 @@ def bench_targets(
         plans = [
             _plan(server, target, settings) for server, target in zip(servers, targets, strict=True)
         ]
-        for turn in zip(*plans, strict=True):
-            for server, scenario in zip(servers, turn, strict=True):
-                results = figures[server.spec.name]["scenarios"]
-                results[scenario.name] = run_scenario(server, scenario, settings)
+        rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for number in range(1, settings.rounds + 1):
+            print(f"round {number} of {settings.rounds}", flush=True)
+            for turn in zip(*plans, strict=True):
+                for server, scenario in zip(servers, turn, strict=True):
+                    measured = run_scenario(server, scenario, settings)
+                    rounds.setdefault((server.spec.name, scenario.name), []).append(measured)
+        for (server_name, scenario_name), measured_rounds in rounds.items():
+            figures[server_name]["scenarios"][scenario_name] = _median(measured_rounds)
         profiles = _profile(servers[0], plans[0], settings)
     return figures, profiles
 
@@ -249,7 +265,7 @@ def run_scenario(server: Server, scenario: Scenario, settings: Settings) -> dict
     with Watch(server) as watch:
         results = run_load(server.base_url, streams, settings.seconds)
     figures: dict[str, Any] = {name: result.summary() for name, result in results.items()}
-    requests = max(sum(len(result.latencies) for result in results.values()), 1)
+    requests = max(sum(result.answered for result in results.values()), 1)
     figures["peak_rss_mib"] = round(watch.peak_mib, 1)
     figures["cpu_ms_per_request"] = round(watch.cpu_seconds * 1000 / requests, 2)
     figures["cpu_cores_busy"] = round(watch.cpu_seconds / settings.seconds, 2)
@@ -285,6 +301,17 @@ def _profile(server: Server, plan: list[Scenario], settings: Settings) -> dict[s
         print(f"[{server.spec.name}] profile {scenario.name}: {profile.headline()}", flush=True)
         profiles[scenario.name] = profile.as_dict()
     return profiles
+
+
+def _median(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the rounds, stream by stream."""
+    first = rounds[0]
+    return {
+        key: _median([measured[key] for measured in rounds])
+        if isinstance(value, dict)
+        else round(statistics.median(measured[key] for measured in rounds), 3)
+        for key, value in first.items()
+    }
 
 
 def _mkdir(path: Path) -> Path:

@@ -1,10 +1,9 @@
 """Seed data through the API and describe each scenario as load streams."""
 
-import itertools
 from dataclasses import dataclass
 
 import httpx
-from load import RequestFactory, Stream, http_request
+from load import Request, Stream
 
 PASSWORD = "bench-password-1"
 READER = "reader@bench.example.com"
@@ -93,21 +92,21 @@ def scenarios(
 ) -> list[Scenario]:
     """Every scenario, in the order they run (reads before the writes that add rows)."""
     connections = options.connections
-    login_request = http_request("POST", "/auth/login", form=_form(fixture.reader))
-    health_request = http_request("GET", "/health")
-    list_request = http_request("GET", "/books?limit=100", token=reader_token)
-    health_probe = Stream("health", 1, lambda: health_request, pause=0.01)
-    logins = Stream("login", options.logins, lambda: login_request)
+    login_request = (Request("POST", "/auth/login", form=_form(fixture.reader)),)
+    health_request = (Request("GET", "/health"),)
+    list_request = (Request("GET", "/books?limit=100", token=reader_token),)
+    health_probe = Stream("health", 1, health_request, pause=0.01)
+    logins = Stream("login", options.logins, login_request)
     return [
-        Scenario("health", (Stream("main", connections, lambda: health_request),)),
+        Scenario("health", (Stream("main", connections, health_request),)),
         Scenario("get_by_id", (Stream("main", connections, _get(fixture, reader_token)),)),
-        Scenario("list_100", (Stream("main", connections, lambda: list_request),)),
+        Scenario("list_100", (Stream("main", connections, list_request),)),
         Scenario("update", (Stream("main", connections, _update(fixture, writer_token)),)),
         Scenario("create", (Stream("main", connections, _create(writer_token)),)),
-        Scenario("login", (Stream("main", options.logins, lambda: login_request), health_probe)),
+        Scenario("login", (Stream("main", options.logins, login_request), health_probe)),
         Scenario(
             "list_under_login_storm",
-            (Stream("main", connections, lambda: list_request), logins, health_probe),
+            (Stream("main", connections, list_request), logins, health_probe),
         ),
     ]
 
@@ -116,24 +115,17 @@ def _form(credentials: Credentials) -> dict[str, str]:
     return {"username": credentials.email, "password": credentials.password}
 
 
-def _get(fixture: Fixture, token: str) -> RequestFactory:
-    requests = [
-        http_request("GET", f"/books/{id_}", token=token) for id_ in fixture.reader_book_ids
-    ]
-    cycle = itertools.cycle(requests)
-    return lambda: next(cycle)
+def _get(fixture: Fixture, token: str) -> tuple[Request, ...]:
+    return tuple(Request("GET", f"/books/{id_}", token=token) for id_ in fixture.reader_book_ids)
 
 
-def _update(fixture: Fixture, token: str) -> RequestFactory:
+def _update(fixture: Fixture, token: str) -> tuple[Request, ...]:
     # Consecutive requests change different rows, so connections rarely wait on one row's lock.
-    requests = [
-        http_request("PATCH", f"/books/{id_}", token=token, json_body={"title": f"Updated {id_}"})
+    return tuple(
+        Request("PATCH", f"/books/{id_}", token=token, json_body={"title": f"Updated {id_}"})
         for id_ in fixture.writer_book_ids
-    ]
-    cycle = itertools.cycle(requests)
-    return lambda: next(cycle)
+    )
 
 
-def _create(token: str) -> RequestFactory:
-    request = http_request("POST", "/books", token=token, json_body=_book(7))
-    return lambda: request
+def _create(token: str) -> tuple[Request, ...]:
+    return (Request("POST", "/books", token=token, json_body=_book(7)),)
