@@ -1,5 +1,4 @@
 import re
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -8,7 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Connection, DateTime, Dialect, MetaData, event, make_url
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from .config import Settings
@@ -37,9 +36,6 @@ POSTGRES_UNIQUE_VIOLATION = "23505"
 POSTGRES_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
 POSTGRES_UNDEFINED_TABLE_OR_COLUMN = {"42P01", "42703"}
 SQLITE_MISSING_TABLE_OR_COLUMN = re.compile(r"^no such (table|column)|has no column named")
-# A pooled PostgreSQL connection idle this long is tested before use: in a busy pool none is,
-# and no restart or failover takes less (see _ping_connections_idle_for).
-PING_AFTER_IDLE_SECONDS = 0.05
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,25 +93,20 @@ class Base(DeclarativeBase):
 
 
 class Database:
-    """The engines and session factories of one app instance: one to write and one to read.
-
-    On SQLite they have pools of their own (see `create_engine`). On PostgreSQL they share
-    one, and reads run without BEGIN and ROLLBACK (autocommit): at READ COMMITTED each of
-    their statements sees its own snapshot either way, and two round trips are saved.
-    """
+    """The engines and session factories of one app instance: one engine on PostgreSQL; on
+    SQLite one to write and one to read (see `create_engine`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
+        self.read_engine = self.engine
         if self.engine.dialect.name == "sqlite":
             self.read_engine = create_engine(settings, read_only=True)
-        else:
-            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.engine.dialect.name == "sqlite":
+        if self.read_engine is not self.engine:
             await self.read_engine.dispose()
 
 
@@ -142,6 +133,9 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
         pool_recycle=settings.database_pool_recycle_seconds,
+        # Test each pooled connection on checkout: after a database restart or failover the
+        # dead ones are replaced instead of failing the next requests.
+        pool_pre_ping=True,
         connect_args={
             "timeout": settings.database_connect_timeout_seconds,
             # asyncpg's own cache and SQLAlchemy's cache of asyncpg prepared statements.
@@ -150,36 +144,7 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
         },
     )
     _report_outages_as_operational_errors(engine)
-    _ping_connections_idle_for(engine, PING_AFTER_IDLE_SECONDS)
     return engine
-
-
-def _ping_connections_idle_for(engine: AsyncEngine, seconds: float) -> None:
-    """Test a pooled connection on checkout when it has been idle this long: after a database
-    restart or failover the dead ones are replaced instead of failing the next requests.
-
-    SQLAlchemy's pool_pre_ping tests every checkout, a round trip each request. A connection
-    back in the pool moments ago was alive then: one cut off since can fail its next request
-    as it could fail just after a ping (503, and the pool replaces every connection it had).
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    @event.listens_for(engine.sync_engine, "checkin")
-    def on_connect_or_checkin(_: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
-        record.info["checked_in_at"] = time.monotonic()
-
-    @event.listens_for(engine.sync_engine, "checkout")
-    def on_checkout(
-        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _: PoolProxiedConnection
-    ) -> None:
-        if time.monotonic() - record.info.get("checked_in_at", 0.0) < seconds:
-            return
-        dialect = engine.dialect
-        try:
-            dialect.do_ping(dbapi_connection)
-        except (OSError, dialect.loaded_dbapi.Error) as error:
-            # The pool drops this connection and checks out a fresh one.
-            raise DisconnectionError(str(error) or type(error).__name__) from error
 
 
 def _report_outages_as_operational_errors(engine: AsyncEngine) -> None:
