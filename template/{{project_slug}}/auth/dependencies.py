@@ -3,12 +3,13 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..config import SettingsDep
 from ..database import SessionDep
 from ..errors import NotAuthenticatedError, PermissionDeniedError
 from ..users.model import User
-from .principal import Principal, UserState, UserStatesDep
+from .principal import Principal, UserState, UserStates, UserStatesDep
 from .tokens import InvalidTokenError, decode_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", refreshUrl="/auth/refresh")
@@ -21,22 +22,24 @@ async def get_principal(
     states: UserStatesDep,
 ) -> Principal:
     try:
-        claims = decode_token(settings, token, "access")
+        user_id = decode_token(settings, token, "access").user_id
     except InvalidTokenError:
-        claims = None
-    state = states.get(claims.user_id) if claims else None
-    if claims and state is None:
-        generation = states.generation
-        query = select(User.is_active, User.is_superuser).where(User.id == claims.user_id)
-        row = (await session.execute(query)).one_or_none()
-        if row is not None:
-            state = UserState(is_active=row.is_active, is_superuser=row.is_superuser)
-            states.keep(claims.user_id, state, read_at_generation=generation)
-    if claims is None or state is None:
-        raise NotAuthenticatedError("Invalid or expired access token")
+        raise NotAuthenticatedError("Invalid or expired access token") from None
+    state = states.get(user_id) or await _load_state(session, states, user_id)
     if not state.is_active:
         raise PermissionDeniedError("User is inactive")
-    return Principal(id=claims.user_id, is_superuser=state.is_superuser)
+    return Principal(id=user_id, is_superuser=state.is_superuser)
+
+
+async def _load_state(session: AsyncSession, states: UserStates, user_id: int) -> UserState:
+    generation = states.generation
+    query = select(User.is_active, User.is_superuser).where(User.id == user_id)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise NotAuthenticatedError("Invalid or expired access token")
+    state = UserState(is_active=row.is_active, is_superuser=row.is_superuser)
+    states.keep(user_id, state, read_at_generation=generation)
+    return state
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
