@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.requests import HTTPConnection
 from sqlalchemy import Connection, DateTime, Dialect, MetaData, event, make_url
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -198,8 +199,8 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-async def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
+async def get_database(connection: HTTPConnection) -> Database:
+    database: Database = connection.app.state.database
     return database
 
 

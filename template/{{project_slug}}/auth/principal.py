@@ -2,7 +2,8 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from fastapi.requests import HTTPConnection
 
 from ..config import Settings
 
@@ -62,8 +63,8 @@ class UserStates:
         self._kept.pop(user_id, None)
 
 
-async def get_user_states(request: Request) -> UserStates:
-    states: UserStates = request.app.state.user_states
+async def get_user_states(connection: HTTPConnection) -> UserStates:
+    states: UserStates = connection.app.state.user_states
     return states
 
 

@@ -1,0 +1,187 @@
+"""`/changes`: a WebSocket that sends every create, update and delete of the rows its user may
+see, as they are committed. The protocol is in the README ("Live changes").
+"""
+
+import asyncio
+import time
+from collections.abc import Coroutine
+from contextlib import suppress
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from sqlalchemy import exists, select
+from sqlalchemy.exc import OperationalError
+
+from ..auth.dependencies import load_user_state
+from ..auth.model import RefreshToken
+from ..auth.principal import Principal, UserStates, UserStatesDep
+from ..auth.tokens import InvalidTokenError, decode_token
+from ..config import SettingsDep
+from ..database import Database, DatabaseDep, utc_now
+from ..errors import NotAuthenticatedError
+from .feed import ChangeFeed, Subscriber, TooManySocketsError, get_change_feed
+from .resources import FEED_RESOURCES
+from .schemas import CloseCode, Subscription
+
+SUBSCRIBE_TIMEOUT_SECONDS = 10.0
+# RFC 6455 caps a close reason at 123 bytes.
+MAX_REASON_BYTES = 123
+
+router = APIRouter()
+ChangeFeedDep = Annotated[ChangeFeed, Depends(get_change_feed)]
+
+
+class SocketClosingError(Exception):
+    """The server ends the socket with this code and reason."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@router.websocket("/changes")
+async def changes(
+    websocket: WebSocket,
+    feed: ChangeFeedDep,
+    settings: SettingsDep,
+    database: DatabaseDep,
+    states: UserStatesDep,
+) -> None:
+    await websocket.accept()
+    try:
+        subscription = await _receive_subscription(websocket)
+        try:
+            claims = decode_token(settings, subscription.access_token, "access")
+        except InvalidTokenError:
+            reason = "Invalid or expired access token"
+            raise SocketClosingError(CloseCode.NOT_AUTHENTICATED, reason) from None
+        principal = await _check_user(database, states, claims.user_id, None)
+        resources = frozenset(subscription.resources or FEED_RESOURCES)
+        async with feed.subscribe(principal, resources) as (subscriber, position):
+            await _catch_up(websocket, feed, subscriber, subscription.cursor, position)
+            await _first_to_end(
+                _forward(websocket, subscriber),
+                _until_the_client_leaves(websocket),
+                _until(claims.expires_at.timestamp()),
+                _recheck(database, states, principal, settings.changes_recheck_seconds),
+            )
+    except SocketClosingError as closing:
+        await _close(websocket, closing.code, closing.reason)
+    except TooManySocketsError:
+        reason = f"At most {settings.changes_sockets_per_user} sockets per user"
+        await _close(websocket, CloseCode.TOO_MANY_SOCKETS, reason)
+    except OperationalError:
+        reason = "The database is unavailable; try again shortly"
+        await _close(websocket, CloseCode.TRY_AGAIN_LATER, reason)
+    except (WebSocketDisconnect, OSError):
+        # The client left: uvicorn's ClientDisconnected is an OSError.
+        pass
+
+
+async def _close(websocket: WebSocket, code: CloseCode, reason: str) -> None:
+    reason = reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+    # The client may have left meanwhile.
+    with suppress(RuntimeError, WebSocketDisconnect, OSError):
+        await websocket.close(code, reason)
+
+
+async def _receive_subscription(websocket: WebSocket) -> Subscription:
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), SUBSCRIBE_TIMEOUT_SECONDS)
+    except TimeoutError:
+        reason = f"No subscription within {SUBSCRIBE_TIMEOUT_SECONDS:g} seconds"
+        raise SocketClosingError(CloseCode.SUBSCRIPTION_TIMEOUT, reason) from None
+    except KeyError:
+        # A binary frame: Starlette finds no "text" in it.
+        reason = "Send the subscription as text"
+        raise SocketClosingError(CloseCode.BAD_SUBSCRIPTION, reason) from None
+    try:
+        return Subscription.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "message"
+        raise SocketClosingError(CloseCode.BAD_SUBSCRIPTION, f"{where}: {first['msg']}") from None
+
+
+async def _check_user(
+    database: Database, states: UserStates, user_id: int, seen: Principal | None
+) -> Principal:
+    """The user as they are now: active, logged in, and as `seen` at subscribing if given."""
+    async with database.read_sessionmaker() as session:
+        try:
+            state = states.get(user_id) or await load_user_state(session, states, user_id)
+        except NotAuthenticatedError:
+            raise SocketClosingError(CloseCode.FORBIDDEN, "The user no longer exists") from None
+        logged_in = exists().where(
+            RefreshToken.user_id == user_id,
+            RefreshToken.revoked.is_(False),
+            RefreshToken.expires_at > utc_now(),
+        )
+        has_session = await session.scalar(select(logged_in))
+    if not state.is_active:
+        raise SocketClosingError(CloseCode.FORBIDDEN, "User is inactive")
+    if not has_session:
+        raise SocketClosingError(CloseCode.FORBIDDEN, "Every session of the user was logged out")
+    principal = Principal(id=user_id, is_superuser=state.is_superuser)
+    if seen is not None and principal != seen:
+        raise SocketClosingError(CloseCode.FORBIDDEN, "The user's permissions changed; reconnect")
+    return principal
+
+
+async def _catch_up(
+    websocket: WebSocket,
+    feed: ChangeFeed,
+    subscriber: Subscriber,
+    cursor: int | None,
+    position: int,
+) -> None:
+    """Send what the client missed after `cursor`, then say that live events follow."""
+    if cursor is not None and not await feed.keeps(cursor, position):
+        # Older than the retention, or not a cursor of this database.
+        await websocket.send_json({"type": "reload", "cursor": position})
+        return
+    if cursor is not None:
+        async for message in feed.replay(subscriber, cursor, position):
+            await websocket.send_text(message)
+    await websocket.send_json({"type": "ready", "cursor": position})
+
+
+async def _first_to_end(*watches: Coroutine[Any, Any, None]) -> None:
+    """Run the watches until one ends, then stop the others; re-raise what ended it."""
+    tasks = [asyncio.create_task(watch) for watch in watches]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        task.result()
+
+
+async def _forward(websocket: WebSocket, subscriber: Subscriber) -> None:
+    while (message := await subscriber.queue.get()) is not None:
+        await websocket.send_text(message)
+    reason = "Too slow to keep up; reconnect with your last cursor"
+    raise SocketClosingError(CloseCode.FELL_BEHIND, reason)
+
+
+async def _until_the_client_leaves(websocket: WebSocket) -> None:
+    """Read what the client sends, which the feed ignores, until it closes the socket."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _until(expires_at: float) -> None:
+    await asyncio.sleep(expires_at - time.time())
+    raise SocketClosingError(CloseCode.NOT_AUTHENTICATED, "The access token expired; reconnect")
+
+
+async def _recheck(
+    database: Database, states: UserStates, principal: Principal, seconds: float
+) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await _check_user(database, states, principal.id, principal)
