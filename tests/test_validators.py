@@ -352,7 +352,7 @@ def test_plurals_are_derived_and_can_be_given(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     versions = tmp_path / "project" / "migrations" / "versions"
     created = sorted(path.name for path in versions.glob("create_*.py"))
-    expected = ["categories", "people", "boxes", "blog_entries", "flock", "users"]
+    expected = ["categories", "people", "boxes", "blog_entries", "flock", "users", "change_events"]
     assert created == sorted(f"create_{plural}.py" for plural in expected)
 
 

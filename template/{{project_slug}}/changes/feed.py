@@ -20,7 +20,8 @@ from typing import Any
 
 from fastapi import WebSocket
 from sqlalchemy import Row, Select, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from ..auth.principal import Principal
@@ -38,6 +39,7 @@ SQLITE_POLL_SECONDS = 0.1
 # On PostgreSQL, only for what a lost listening connection missed until it reconnected.
 POSTGRES_POLL_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 60.0
+RETRY_SECONDS = 5.0
 
 Event = Row[int, str, str, int, int]
 
@@ -77,7 +79,10 @@ class ChangeFeed:
         self._turn = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listening_engine = create_async_engine(database.engine.url, poolclass=NullPool)
+        # A connection of its own, outside the pool, for as long as the feed runs.
+        self._listening_engine: AsyncEngine | None = None
+        if self._postgres:
+            self._listening_engine = create_async_engine(database.engine.url, poolclass=NullPool)
         self._listener: AsyncConnection | None = None
         self._driver: Any = None
 
@@ -92,7 +97,8 @@ class ChangeFeed:
                 await self._task
             self._task = None
         await self._stop_listening()
-        await self._listening_engine.dispose()
+        if self._listening_engine is not None:
+            await self._listening_engine.dispose()
 
     @asynccontextmanager
     async def subscribe(
@@ -110,6 +116,8 @@ class ChangeFeed:
             self._subscribers.add(subscriber)
             self._sockets[principal.id] += 1
             position = self._position
+        # The loop may be idle, with nobody to hand events to until now.
+        self._wake.set()
         try:
             yield subscriber, position
         finally:
@@ -157,14 +165,30 @@ class ChangeFeed:
                 if time.monotonic() - pruned_at >= PRUNE_EVERY_SECONDS:
                     await self._prune()
                     pruned_at = time.monotonic()
+            except (SQLAlchemyError, OSError) as error:
+                # The feed outlives a database that is away or a schema not yet migrated.
+                logger.warning("The change feed cannot read the events, retrying: %s", error)
+                await self._retry_later()
             except Exception:
-                # The feed must outlive a database that is away or a schema not yet migrated.
-                logger.exception("The change feed could not read the events; retrying")
-                await self._stop_listening()
-            poll = POSTGRES_POLL_SECONDS if self._postgres else SQLITE_POLL_SECONDS
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), poll)
-            self._wake.clear()
+                logger.exception("The change feed failed, retrying")
+                await self._retry_later()
+            await self._wait()
+
+    async def _retry_later(self) -> None:
+        await self._stop_listening()
+        await asyncio.sleep(RETRY_SECONDS)
+
+    async def _wait(self) -> None:
+        """Until a notification, a new subscriber or the next look for events."""
+        if not self._subscribers:
+            seconds = PRUNE_EVERY_SECONDS
+        elif self._postgres:
+            seconds = POSTGRES_POLL_SECONDS
+        else:
+            seconds = SQLITE_POLL_SECONDS
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
 
     async def _hand_out(self) -> None:
         async with self._turn:
@@ -205,7 +229,7 @@ class ChangeFeed:
             await session.commit()
 
     async def _listen(self) -> None:
-        # A connection of its own, outside the pool, for as long as the feed runs.
+        assert self._listening_engine is not None
         self._listener = await self._listening_engine.connect()
         # asyncpg's connection: SQLAlchemy has no API for LISTEN.
         self._driver = (await self._listener.get_raw_connection()).driver_connection
@@ -239,7 +263,7 @@ def _events() -> Select[int, str, str, int, int]:
     return select(*columns).order_by(ChangeEvent.id).limit(BATCH_SIZE)
 
 
-async def _messages(session: Any, events: Sequence[Event]) -> list[tuple[Event, str]]:
+async def _messages(session: AsyncSession, events: Sequence[Event]) -> list[tuple[Event, str]]:
     """Each event as the JSON message a client receives, with its row read once for all.
 
     A row gone since its create or update is left out: its delete follows.

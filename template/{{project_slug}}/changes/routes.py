@@ -25,6 +25,8 @@ from .resources import FEED_RESOURCES
 from .schemas import CloseCode, Subscription
 
 SUBSCRIBE_TIMEOUT_SECONDS = 10.0
+# A token and every resource's name, with room to spare.
+MAX_SUBSCRIPTION_CHARACTERS = 16_384
 # RFC 6455 caps a close reason at 123 bytes.
 MAX_REASON_BYTES = 123
 
@@ -97,6 +99,9 @@ async def _receive_subscription(websocket: WebSocket) -> Subscription:
         # A binary frame: Starlette finds no "text" in it.
         reason = "Send the subscription as text"
         raise SocketClosingError(CloseCode.BAD_SUBSCRIPTION, reason) from None
+    if len(text) > MAX_SUBSCRIPTION_CHARACTERS:
+        reason = f"A subscription takes at most {MAX_SUBSCRIPTION_CHARACTERS} characters"
+        raise SocketClosingError(CloseCode.BAD_SUBSCRIPTION, reason)
     try:
         return Subscription.model_validate_json(text)
     except ValidationError as error:
