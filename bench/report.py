@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from profiling import ROOTS
+from scenarios import FEED
 
 RENDERED = ("postgresql", "sqlite")
 BASELINE = "baseline"
@@ -16,6 +17,8 @@ BASELINE = "baseline"
 FLOOR = "floor"
 # The PostgreSQL project again, with ACCESS_LOG=false.
 QUIET = "postgresql-no-access-log"
+# The server whose live feed the changes_feed scenario measures.
+FEED_TARGET = "postgresql"
 SCENARIOS = (
     "health",
     "get_by_id",
@@ -134,12 +137,15 @@ def goals(figures: Figures) -> list[Goal]:
 
 
 def markdown(figures: Figures) -> str:
+    if figures["settings"]["feed_only"]:
+        return _feed_table(figures)
     return "\n\n".join(
         [
             _scenario_table(figures),
             _cpu_table(figures),
             _side_table(figures),
             _access_log_table(figures),
+            _feed_table(figures),
             _once_table(figures),
             _goal_table(figures),
             _profile_lines(figures),
@@ -239,6 +245,47 @@ def _access_log_table(figures: Figures) -> str:
             f"| {logged['cpu_ms_per_request']:.2f} / {quiet['cpu_ms_per_request']:.2f} |"
         )
     return "\n".join(lines)
+
+
+def _feed_table(figures: Figures) -> str:
+    """The live feed: the create stream's writes without and with subscribers on /changes, and
+    the events those received."""
+    feed = figures["targets"][FEED_TARGET][FEED]
+    alone, beside = feed["without_subscribers"], feed["with_subscribers"]
+    delivery = feed["delivery"]
+    count = delivery["subscribers"]
+    return "\n".join(
+        [
+            f"Live feed ({FEED}, PostgreSQL): the create stream alone, then with {count:.0f} "
+            "sockets of the superuser subscribed to its rows on `/changes`.",
+            "",
+            f"| {FEED} | without subscribers | with {count:.0f} subscribers | with / without |",
+            "|---|---|---|---|",
+            f"| writes req/s (p50 / p99 ms) | {_cell(alone['main'])} | {_cell(beside['main'])} "
+            f"| {feed['write_rate_with_over_without']:.2f}x |",
+            f"| write errors | {alone['main']['errors']:.0f} | {beside['main']['errors']:.0f} | |",
+            f"| server CPU ms/write | {alone['cpu_ms_per_request']:.2f} "
+            f"| {beside['cpu_ms_per_request']:.2f} "
+            f"| {beside['cpu_ms_per_request'] / max(alone['cpu_ms_per_request'], 1e-9):.2f}x |",
+            f"| server CPU cores busy | {alone['cpu_cores_busy']:.2f} "
+            f"| {beside['cpu_cores_busy']:.2f} | |",
+            f"| peak RSS MiB | {alone['peak_rss_mib']:.0f} | {beside['peak_rss_mib']:.0f} | |",
+            "",
+            "| delivery | figure |",
+            "|---|---|",
+            f"| events/s delivered, all subscribers | {delivery['events_per_second']:.0f} |",
+            f"| events/s per subscriber | {delivery['events_per_second_per_subscriber']:.1f} |",
+            f"| rows created in the window | {delivery['rows_created']:.0f} |",
+            "| share of them each subscriber received, min / median "
+            f"| {delivery['fraction_received_min']:.3f} / "
+            f"{delivery['fraction_received_median']:.3f} |",
+            "| lag from the row's created_at to receipt, p50 / p99 / max ms "
+            f"| {delivery['lag_p50_ms']:.1f} / {delivery['lag_p99_ms']:.1f} / "
+            f"{delivery['lag_max_ms']:.1f} |",
+            f"| sockets the server closed | {delivery['subscribers_closed_by_server']:.0f} |",
+            f"| subscribers' process, CPU cores busy | {delivery['client_cpu_cores_busy']:.2f} |",
+        ]
+    )
 
 
 def _once_table(figures: Figures) -> str:

@@ -5,10 +5,11 @@ installs and boots each as in production (one worker, its access log on, and the
 once more without it), seeds data through the API, drives load with wrk on 127.0.0.1 in
 interleaved rounds (figures are their medians) and writes
 bench/results/{results.json,results.md,ratios.png}. The baseline's handlers also run as bare
-FastAPI routes (the floor), which tells the framework's cost from the project's.
-Reports figures; asserts none. Run from the repository root:
+FastAPI routes (the floor), which tells the framework's cost from the project's. The PostgreSQL
+project's live feed is measured too: its writes with and without 100 WebSocket subscribers, and
+the events they receive. Reports figures; asserts none. Run from the repository root:
 
-    uv run --project bench bench/run.py [--seconds 5] [--rounds 3]
+    uv run --project bench bench/run.py [--seconds 5] [--rounds 3] [--feed-only]
 """
 
 import argparse
@@ -29,8 +30,20 @@ import httpx
 import report
 from load import run_load
 from profiling import py_spy, summarize
-from scenarios import Credentials, Fixture, Options, Scenario, login, scenarios, seed
+from scenarios import (
+    FEED,
+    FEED_RESOURCE,
+    Credentials,
+    Fixture,
+    Options,
+    Scenario,
+    changes_feed,
+    login,
+    scenarios,
+    seed,
+)
 from servers import Server, ServerSpec, Watch, measure_boots, serve
+from subscribers import Subscribers
 from workspace import (
     BENCH,
     Project,
@@ -60,6 +73,7 @@ class Settings:
     profile_seconds: float
     options: Options
     results: Path
+    feed_only: bool  # the PostgreSQL project and its live feed alone: a quick look at the feed
 
 
 def parse_args(argv: list[str] | None = None) -> Settings:
@@ -70,9 +84,15 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--connections", type=int, default=16, help="connections per scenario")
     parser.add_argument("--logins", type=int, default=32, help="concurrent logins in login storms")
     parser.add_argument("--rows", type=int, default=150, help="books seeded per user")
+    parser.add_argument("--subscribers", type=int, default=100, help="live feed sockets")
     parser.add_argument("--boots", type=int, default=3, help="boots timed for cold start")
     parser.add_argument("--profile-seconds", type=float, default=5, help="0 skips profiling")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument(
+        "--feed-only",
+        action="store_true",
+        help="render and serve only the PostgreSQL project and run only the changes_feed scenario",
+    )
     args = parser.parse_args(argv)
     return Settings(
         args.seconds,
@@ -80,8 +100,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         args.rounds,
         args.boots,
         args.profile_seconds,
-        Options(args.connections, args.logins, args.rows),
+        Options(args.connections, args.logins, args.rows, args.subscribers),
         args.results,
+        args.feed_only,
     )
 
 
@@ -91,28 +112,28 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="fireup-bench-") as work:
         figures = bench(Path(work), settings)
-    figures["ratios"] = report.ratios(figures)
-    figures["cpu_ratios"] = report.cpu_ratios(figures)
-    figures["goals"] = [
-        {"goal": goal.name, "measured": goal.measured, "limit": goal.limit, "met": goal.met}
-        for goal in report.goals(figures)
-    ]
+    outputs = "results.{json,md}"
+    if not settings.feed_only:
+        figures["ratios"] = report.ratios(figures)
+        figures["cpu_ratios"] = report.cpu_ratios(figures)
+        figures["goals"] = [
+            {"goal": goal.name, "measured": goal.measured, "limit": goal.limit, "met": goal.met}
+            for goal in report.goals(figures)
+        ]
+        report.chart(figures, settings.results / "ratios.png")
+        outputs += " and ratios.png"
     figures["bench_seconds"] = round(time.perf_counter() - started, 1)
     table = report.markdown(figures)
     (settings.results / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
     (settings.results / "results.md").write_text(table + "\n")
-    report.chart(figures, settings.results / "ratios.png")
     print(table)
-    print(
-        f"\nWrote {settings.results}/results.{{json,md}} and ratios.png "
-        f"in {figures['bench_seconds']} s"
-    )
+    print(f"\nWrote {settings.results}/{outputs} in {figures['bench_seconds']} s")
 
 
 def bench(work: Path, settings: Settings) -> dict[str, Any]:
     template = snapshot_template(_mkdir(work / "template"))
     sqlite = Project(work / "sqlite", SLUG)
-    tooling = default_project_tooling(template, sqlite)
+    tooling = {} if settings.feed_only else default_project_tooling(template, sqlite)
     logs = _mkdir(settings.results / "logs")
     for old in logs.glob("*.log"):
         old.unlink()
@@ -123,14 +144,19 @@ def bench(work: Path, settings: Settings) -> dict[str, Any]:
         tooling["install_postgresql_seconds"] = install(postgresql)
         tooling["prestart_postgresql_seconds"] = prestart(postgresql)
         fixture = _seeder(postgresql, settings)
-        targets = [
-            Target(_rendered_spec("postgresql", postgresql), fixture),
-            Target(_baseline_spec(postgresql), fixture),
-            Target(_baseline_spec(postgresql, floor=True), fixture),
-            Target(_rendered_spec("sqlite", sqlite), _seeder(sqlite, settings)),
-            # The same project and data, without its access log: what the log line costs.
-            Target(_rendered_spec(report.QUIET, postgresql, ACCESS_LOG="false"), fixture),
-        ]
+        # The feed's subscribers are one user: room for them all, and for the sockets of the
+        # round before that the server may still be closing.
+        sockets = str(2 * settings.options.subscribers)
+        feed_spec = _rendered_spec(report.FEED_TARGET, postgresql, CHANGES_SOCKETS_PER_USER=sockets)
+        targets = [Target(feed_spec, fixture)]
+        if not settings.feed_only:
+            targets += [
+                Target(_baseline_spec(postgresql), fixture),
+                Target(_baseline_spec(postgresql, floor=True), fixture),
+                Target(_rendered_spec("sqlite", sqlite), _seeder(sqlite, settings)),
+                # The same project and data, without its access log: what the log line costs.
+                Target(_rendered_spec(report.QUIET, postgresql, ACCESS_LOG="false"), fixture),
+            ]
         figures, profiles = bench_targets(targets, settings, logs)
     return {
         "machine": {
@@ -143,6 +169,7 @@ def bench(work: Path, settings: Settings) -> dict[str, Any]:
             "seconds": settings.seconds,
             "warmup": settings.warmup,
             "rounds": settings.rounds,
+            "feed_only": settings.feed_only,
             **settings.options.__dict__,
         },
         "tooling": {key: _round(value) for key, value in tooling.items()},
@@ -213,8 +240,9 @@ def bench_targets(
     """Boot figures of each server, then every scenario on each server in turn, in rounds.
 
     All servers stay up together and take turns scenario by scenario, so that other work on the
-    machine weighs on every server alike; an idle server costs the others nothing. Each figure
-    is the median of its rounds.
+    machine weighs on every server alike; an idle server costs the others nothing. Each round
+    ends with the live feed's scenario on the PostgreSQL project. Each figure is the median of
+    its rounds.
     """
     figures: dict[str, Any] = {}
     for target in targets:
@@ -232,18 +260,29 @@ def bench_targets(
             for target in targets
         ]
         plans = [
-            _plan(server, target, settings) for server, target in zip(servers, targets, strict=True)
+            _plan(server, target, settings)
+            for server, target in zip(servers, targets, strict=True)
+            if not settings.feed_only
         ]
+        feed_server, feed_target = next(
+            (server, target)
+            for server, target in zip(servers, targets, strict=True)
+            if server.spec.name == report.FEED_TARGET
+        )
         rounds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        feed_rounds: list[dict[str, Any]] = []
         for number in range(1, settings.rounds + 1):
             print(f"round {number} of {settings.rounds}", flush=True)
             for turn in zip(*plans, strict=True):
                 for server, scenario in zip(servers, turn, strict=True):
                     measured = run_scenario(server, scenario, settings)
                     rounds.setdefault((server.spec.name, scenario.name), []).append(measured)
+            fixture = feed_target.fixtures(feed_server.base_url)
+            feed_rounds.append(measure_feed(feed_server, fixture, settings, logs))
         for (server_name, scenario_name), measured_rounds in rounds.items():
             figures[server_name]["scenarios"][scenario_name] = _median(measured_rounds)
-        profiles = _profile(servers[0], plans[0], settings)
+        figures[report.FEED_TARGET][FEED] = _median(feed_rounds)
+        profiles = _profile(servers[0], plans[0], settings) if plans else {}
     return figures, profiles
 
 
@@ -255,10 +294,17 @@ def _plan(server: Server, target: Target, settings: Settings) -> list[Scenario]:
 
 
 def run_scenario(server: Server, scenario: Scenario, settings: Settings) -> dict[str, Any]:
+    """Warm the server up on the scenario, then measure it."""
+    if settings.warmup:
+        run_load(server.base_url, list(scenario.streams), settings.warmup)
+    figures = measure(server, scenario, settings)
+    _print_scenario(server.spec.name, scenario.name, figures)
+    return figures
+
+
+def measure(server: Server, scenario: Scenario, settings: Settings) -> dict[str, Any]:
     """Figures of every stream, and the server's peak RSS, CPU and new database sessions."""
     streams = list(scenario.streams)
-    if settings.warmup:
-        run_load(server.base_url, streams, settings.warmup)
     database_url = server.spec.env.get("DATABASE_URL", "")
     postgres = database_url.startswith("postgresql")
     sessions_before = sessions_opened(database_url) if postgres else 0
@@ -273,8 +319,52 @@ def run_scenario(server: Server, scenario: Scenario, settings: Settings) -> dict
         # Less the one this count itself opens.
         opened = sessions_opened(database_url) - sessions_before - 1
         figures["db_sessions_opened_per_request"] = round(opened / requests, 3)
-    _print_scenario(server.spec.name, scenario.name, figures)
     return figures
+
+
+def measure_feed(
+    server: Server, fixture: Fixture, settings: Settings, logs: Path
+) -> dict[str, Any]:
+    """The create stream alone, then again while the superuser's sockets follow the live feed.
+
+    The two windows run back to back on one server, so that both write rates meet the same
+    machine. The subscribers connect between them (uncounted) and keep counting after the
+    second until the events of its last writes have arrived.
+    """
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        # Fresh tokens each round: an access token outlives a round, not a whole bench.
+        writer, superuser = login(client, fixture.writer), login(client, fixture.superuser)
+        writes = changes_feed(writer, settings.options)
+        if settings.warmup:
+            run_load(server.base_url, list(writes.streams), settings.warmup)
+        alone = measure(server, writes, settings)
+        url = server.base_url.replace("http://", "ws://", 1) + "/changes"
+        count, log = settings.options.subscribers, logs / "subscribers.log"
+        with Subscribers(url, superuser, FEED_RESOURCE, count, log) as subscribers:
+            rows_before = _row_total(client, writer)
+            subscribers.start()
+            beside = measure(server, writes, settings)
+            delivery = subscribers.stop()
+            rows_created = _row_total(client, writer) - rows_before
+    rates = alone["main"]["requests_per_second"], beside["main"]["requests_per_second"]
+    figures = {
+        "without_subscribers": alone,
+        "with_subscribers": beside,
+        "write_rate_with_over_without": round(rates[1] / max(rates[0], 1e-9), 3),
+        "delivery": delivery.summary(rows_created),
+    }
+    _print_feed(server.spec.name, figures)
+    return figures
+
+
+def _row_total(client: httpx.Client, token: str) -> int:
+    """How many books the user owns, as the API counts them."""
+    response = client.get(
+        f"/{FEED_RESOURCE}", params={"limit": 1}, headers={"Authorization": f"Bearer {token}"}
+    )
+    response.raise_for_status()
+    total: int = response.json()["total"]
+    return total
 
 
 def _print_scenario(server: str, scenario: str, figures: dict[str, Any]) -> None:
@@ -283,6 +373,23 @@ def _print_scenario(server: str, scenario: str, figures: dict[str, Any]) -> None
         f"[{server}] {scenario}: {main['requests_per_second']} req/s, p50 {main['p50_ms']} ms, "
         f"p99 {main['p99_ms']} ms, errors {main['errors']}, peak RSS {figures['peak_rss_mib']} "
         f"MiB, CPU {figures['cpu_ms_per_request']} ms/request",
+        flush=True,
+    )
+
+
+def _print_feed(server: str, figures: dict[str, Any]) -> None:
+    alone, beside = figures["without_subscribers"]["main"], figures["with_subscribers"]["main"]
+    delivery = figures["delivery"]
+    print(
+        f"[{server}] {FEED}: writes {alone['requests_per_second']} req/s alone, "
+        f"{beside['requests_per_second']} req/s with {delivery['subscribers']} subscribers "
+        f"({figures['write_rate_with_over_without']}x, errors {beside['errors']}); "
+        f"{delivery['events_per_second']} events/s delivered "
+        f"({delivery['events_per_second_per_subscriber']} per subscriber), each received "
+        f"at least {delivery['fraction_received_min']} of {delivery['rows_created']} rows, "
+        f"lag p50 {delivery['lag_p50_ms']} ms p99 {delivery['lag_p99_ms']} ms, "
+        f"{delivery['subscribers_closed_by_server']} closed by the server, "
+        f"subscribers' CPU {delivery['client_cpu_cores_busy']} cores",
         flush=True,
     )
 

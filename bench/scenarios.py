@@ -8,6 +8,10 @@ from load import Request, Stream
 PASSWORD = "bench-password-1"
 READER = "reader@bench.example.com"
 WRITER = "writer@bench.example.com"
+# Measured on the PostgreSQL project only, apart from the scenarios every server runs.
+FEED = "changes_feed"
+# The resource the feed's subscribers follow: the one the create stream adds rows of.
+FEED_RESOURCE = "books"
 
 
 @dataclass(frozen=True)
@@ -18,8 +22,12 @@ class Credentials:
 
 @dataclass(frozen=True)
 class Fixture:
-    """What seeding made: the reader's rows are only read, the writer's are changed and added."""
+    """What seeding made: the reader's rows are only read, the writer's are changed and added.
 
+    The superuser, who sees every user's rows, subscribes to the live feed.
+    """
+
+    superuser: Credentials
     reader: Credentials
     writer: Credentials
     reader_book_ids: list[int]
@@ -31,6 +39,7 @@ class Options:
     connections: int
     logins: int
     rows: int
+    subscribers: int  # sockets on the live feed in the changes_feed scenario
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ def seed(base_url: str, superuser: Credentials, rows: int) -> Fixture:
             body = {"email": user.email, "password": user.password}
             client.post("/users", json=body, headers=admin).raise_for_status()
         return Fixture(
+            superuser,
             reader,
             writer,
             _create_books(client, login(client, reader), rows),
@@ -109,6 +119,11 @@ def scenarios(
             (Stream("main", connections, list_request), logins, health_probe),
         ),
     ]
+
+
+def changes_feed(writer_token: str, options: Options) -> Scenario:
+    """The writes of the changes_feed scenario: the create scenario's stream, the same rows."""
+    return Scenario(FEED, (Stream("main", options.connections, _create(writer_token)),))
 
 
 def _form(credentials: Credentials) -> dict[str, str]:
