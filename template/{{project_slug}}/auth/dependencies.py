@@ -25,14 +25,19 @@ async def get_principal(
         user_id = decode_token(settings, token, "access").user_id
     except InvalidTokenError:
         raise NotAuthenticatedError("Invalid or expired access token") from None
-    state = states.get(user_id) or await load_user_state(session, states, user_id)
+    return await principal_of(session, states, user_id)
+
+
+async def principal_of(session: AsyncSession, states: UserStates, user_id: int) -> Principal:
+    """The user as a request acts for them: NotAuthenticatedError if gone, PermissionDeniedError
+    if inactive. For HTTP routes and the live feed's sockets alike."""
+    state = states.get(user_id) or await _load_state(session, states, user_id)
     if not state.is_active:
         raise PermissionDeniedError("User is inactive")
     return Principal(id=user_id, is_superuser=state.is_superuser)
 
 
-async def load_user_state(session: AsyncSession, states: UserStates, user_id: int) -> UserState:
-    """The user's state from the database, kept in `states`; NotAuthenticatedError if gone."""
+async def _load_state(session: AsyncSession, states: UserStates, user_id: int) -> UserState:
     generation = states.generation
     query = select(User.is_active, User.is_superuser).where(User.id == user_id)
     row = (await session.execute(query)).one_or_none()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fastapi import WebSocket
+from fastapi.requests import HTTPConnection
 from sqlalchemy import Row, Select, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
@@ -296,6 +296,6 @@ async def _messages(session: AsyncSession, events: Sequence[Event]) -> list[tupl
     return messages
 
 
-async def get_change_feed(websocket: WebSocket) -> ChangeFeed:
-    feed: ChangeFeed = websocket.app.state.change_feed
+async def get_change_feed(connection: HTTPConnection) -> ChangeFeed:
+    feed: ChangeFeed = connection.app.state.change_feed
     return feed

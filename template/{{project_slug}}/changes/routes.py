@@ -13,13 +13,13 @@ from pydantic import ValidationError
 from sqlalchemy import exists, select
 from sqlalchemy.exc import OperationalError
 
-from ..auth.dependencies import load_user_state
+from ..auth.dependencies import principal_of
 from ..auth.model import RefreshToken
 from ..auth.principal import Principal, UserStates, UserStatesDep
 from ..auth.tokens import InvalidTokenError, decode_token
 from ..config import SettingsDep
 from ..database import Database, DatabaseDep, utc_now
-from ..errors import NotAuthenticatedError
+from ..errors import NotAuthenticatedError, PermissionDeniedError
 from .feed import ChangeFeed, Subscriber, TooManySocketsError, get_change_feed
 from .resources import FEED_RESOURCES
 from .schemas import CloseCode, Subscription
@@ -59,7 +59,7 @@ async def changes(
         except InvalidTokenError:
             reason = "Invalid or expired access token"
             raise SocketClosingError(CloseCode.NOT_AUTHENTICATED, reason) from None
-        principal = await _check_user(database, states, claims.user_id, None)
+        principal = await _check_user(database, states, claims.user_id)
         resources = frozenset(subscription.resources or FEED_RESOURCES)
         async with feed.subscribe(principal, resources) as (subscriber, position):
             await _catch_up(websocket, feed, subscriber, subscription.cursor, position)
@@ -110,28 +110,23 @@ async def _receive_subscription(websocket: WebSocket) -> Subscription:
         raise SocketClosingError(CloseCode.BAD_SUBSCRIPTION, f"{where}: {first['msg']}") from None
 
 
-async def _check_user(
-    database: Database, states: UserStates, user_id: int, seen: Principal | None
-) -> Principal:
-    """The user as they are now: active, logged in, and as `seen` at subscribing if given."""
+async def _check_user(database: Database, states: UserStates, user_id: int) -> Principal:
+    """The user as they are now, refused unless active and logged in."""
     async with database.read_sessionmaker() as session:
         try:
-            state = states.get(user_id) or await load_user_state(session, states, user_id)
+            principal = await principal_of(session, states, user_id)
         except NotAuthenticatedError:
             raise SocketClosingError(CloseCode.FORBIDDEN, "The user no longer exists") from None
+        except PermissionDeniedError as error:
+            raise SocketClosingError(CloseCode.FORBIDDEN, str(error)) from None
         logged_in = exists().where(
             RefreshToken.user_id == user_id,
             RefreshToken.revoked.is_(False),
             RefreshToken.expires_at > utc_now(),
         )
-        has_session = await session.scalar(select(logged_in))
-    if not state.is_active:
-        raise SocketClosingError(CloseCode.FORBIDDEN, "User is inactive")
-    if not has_session:
-        raise SocketClosingError(CloseCode.FORBIDDEN, "Every session of the user was logged out")
-    principal = Principal(id=user_id, is_superuser=state.is_superuser)
-    if seen is not None and principal != seen:
-        raise SocketClosingError(CloseCode.FORBIDDEN, "The user's permissions changed; reconnect")
+        if not await session.scalar(select(logged_in)):
+            reason = "Every session of the user was logged out"
+            raise SocketClosingError(CloseCode.FORBIDDEN, reason)
     return principal
 
 
@@ -189,4 +184,6 @@ async def _recheck(
 ) -> None:
     while True:
         await asyncio.sleep(seconds)
-        await _check_user(database, states, principal.id, principal)
+        if await _check_user(database, states, principal.id) != principal:
+            reason = "The user's permissions changed; reconnect"
+            raise SocketClosingError(CloseCode.FORBIDDEN, reason)
