@@ -295,6 +295,13 @@ MUTATIONS = [
         "test_changes.py",
     ),
     Mutation(
+        "a socket keeps the rights its user lost",
+        "changes/routes.py",
+        "if await _check_user(database, states, principal.id) != principal:",
+        "if await _check_user(database, states, principal.id) is None:",
+        "test_changes.py",
+    ),
+    Mutation(
         "a reconnecting client misses what it missed",
         "changes/routes.py",
         "            await websocket.send_text(message)\n    await websocket.send_json",
