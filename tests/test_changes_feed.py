@@ -6,10 +6,14 @@ The figures (delivery latency, memory of a dropped client) are printed: `pytest 
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import statistics
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from .conftest import Project, sample_project
-from .postgres import throwaway_database
+from .postgres import HOST, PORT, psql, throwaway_database
 from .samples import Sample
 from .server import served
 from .test_postgres import ANSWERS
@@ -42,6 +46,8 @@ MEMORY_BOUND_MIB = 4
 # A delivered event is due in milliseconds; a machine under load may take far longer.
 RECEIVE_SECONDS = 20.0
 LATENCY_BOUND_SECONDS = 2.0
+# uvicorn's shutdown ends the sockets, then the lifespan closes the feed: a second or two.
+STOP_BOUND_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -237,3 +243,84 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmRSS for process {pid}")
+
+
+def test_a_server_stops_while_its_feed_waits_on_the_database(
+    postgres: None, project: Project, tmp_path: Path
+) -> None:
+    """SIGTERM lands while the feed's read waits on a lock: the cancel reaches the feed inside
+    the driver's call, and the process must still exit rather than retry the read forever."""
+    log = tmp_path / "server.log"
+    with throwaway_database() as database_url:
+        name = database_url.rsplit("/", 1)[1]
+        env = {"DATABASE_URL": database_url}
+        project.run("alembic", "upgrade", "head", env=env)
+        with served(project, env=env, log=log) as base_url:
+            pid = server_pid(base_url)
+            with httpx.Client(base_url=base_url, timeout=30) as client:
+                credentials = project.env
+                tokens = login(
+                    client,
+                    credentials["FIRST_SUPERUSER_EMAIL"],
+                    credentials["FIRST_SUPERUSER_PASSWORD"],
+                )
+            token = tokens["access_token"]
+            stopped_in = asyncio.run(subscribe_then_stop(base_url, token, name, pid))
+    print(f"\nA server whose feed waited on a lock exited {stopped_in:.2f} s after SIGTERM")
+    assert "Traceback" not in log.read_text(), log.read_text()
+    assert "Application shutdown complete" in log.read_text(), log.read_text()
+
+
+@contextmanager
+def locked_events(database: str) -> Iterator[None]:
+    """`change_events` locked by a transaction of another connection until the block ends."""
+    lock = "BEGIN; LOCK TABLE change_events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);"
+    command = ["psql", "-X", "-q", "-h", HOST, "-p", str(PORT), "-U", "postgres"]
+    holder = subprocess.Popen([*command, "-d", database, "-c", lock], stdout=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+async def subscribe_then_stop(base_url: str, token: str, database: str, pid: int) -> float:
+    """Subscribe, lock the events, wake the feed into a read that waits for the lock, then
+    SIGTERM the server; the seconds it took to exit."""
+    try:
+        async with connect(socket_url(base_url)) as ws:
+            assert (await subscribe(ws, token))["type"] == "ready"
+            with locked_events(database):
+                await until(lambda: exclusive_locks(database) > 0, "lock on change_events")
+                psql("SELECT pg_notify('change_events', '')", database=database)
+                await until(lambda: lock_waits(database) > 0, "read waiting for the lock")
+                os.kill(pid, signal.SIGTERM)
+                stopping = time.monotonic()
+                await until(lambda: not Path(f"/proc/{pid}").exists(), "exit after SIGTERM")
+                return time.monotonic() - stopping
+    finally:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + STOP_BOUND_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {STOP_BOUND_SECONDS:g} s"
+        await asyncio.sleep(0.05)
+
+
+def exclusive_locks(database: str) -> int:
+    query = (
+        "SELECT count(*) FROM pg_locks JOIN pg_database ON pg_database.oid = pg_locks.database "
+        f"WHERE datname = '{database}' AND mode = 'AccessExclusiveLock' AND granted"
+    )
+    return int(psql(query))
+
+
+def lock_waits(database: str) -> int:
+    query = (
+        "SELECT count(*) FROM pg_stat_activity "
+        f"WHERE datname = '{database}' AND wait_event_type = 'Lock'"
+    )
+    return int(psql(query))

@@ -166,10 +166,12 @@ class ChangeFeed:
                     await self._prune()
                     pruned_at = time.monotonic()
             except (SQLAlchemyError, OSError) as error:
+                _stop_if_cancelled()
                 # The feed outlives a database that is away or a schema not yet migrated.
                 logger.warning("The change feed cannot read the events, retrying: %s", error)
                 await self._retry_later()
             except Exception:
+                _stop_if_cancelled()
                 logger.exception("The change feed failed, retrying")
                 await self._retry_later()
             await self._wait()
@@ -250,6 +252,14 @@ class ChangeFeed:
         if listener is not None:
             with suppress(Exception):
                 await listener.close()
+
+
+def _stop_if_cancelled() -> None:
+    """End the loop if close() cancelled it: a cancel that lands mid-query reaches the loop as
+    the driver's error (SQLAlchemy wraps it), which must not be retried like an outage."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _events() -> Select[int, str, str, int, int]:
