@@ -1,8 +1,10 @@
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,17 +79,28 @@ def run(
     stdin: str = "",
 ) -> subprocess.CompletedProcess[str]:
     """Run a command with the suite's environment; its standard input is `stdin`, never a
-    terminal, as in CI: commands that would ask must say what to do instead."""
-    return subprocess.run(
+    terminal, as in CI: commands that would ask must say what to do instead.
+
+    A command that outlives `timeout` is killed with everything it started: `uv run` leaves
+    its child running when killed alone, and a hung child would weigh on the tests after it.
+    """
+    with subprocess.Popen(
         command,
         cwd=cwd,
         env={**ENV, **(env or {})},
-        capture_output=True,
-        input=stdin,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
-    )
+        process_group=0,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except BaseException:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def copier_copy(
