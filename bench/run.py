@@ -60,7 +60,7 @@ from workspace import (
 
 NAME = "Bench Api"
 SLUG = "bench_api"
-PROFILED = ("get_by_id", "list_100")
+PROFILED = ("get_by_id", "list_100", "create")
 PROFILE_RATE = 200
 
 
