@@ -325,14 +325,14 @@ MUTATIONS = [
     Mutation(
         "a deleted user's rows vanish from the feed",
         "changes/recording.py",
-        "        _record(connection, owned.order_by(table.c.id))\n",
-        "        pass\n",
+        "_record(connection, _owned_rows_deleted(table),",
+        "None and _record(connection, _owned_rows_deleted(table),",
         "test_changes.py",
     ),
     Mutation(
         "updates are not recorded",
         "changes/recording.py",
-        '        _record(connection, _one_event(row, "update"))\n',
+        '        _record(connection, ONE_EVENT, _one_event(row, "update"))\n',
         "        pass\n",
         "test_changes.py",
     ),

@@ -8,7 +8,7 @@ from fastapi.requests import HTTPConnection
 from sqlalchemy import Connection, DateTime, Dialect, MetaData, event, make_url
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -134,9 +134,6 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_seconds,
         pool_recycle=settings.database_pool_recycle_seconds,
-        # Test each pooled connection on checkout: after a database restart or failover the
-        # dead ones are replaced instead of failing the next requests.
-        pool_pre_ping=True,
         connect_args={
             "timeout": settings.database_connect_timeout_seconds,
             # asyncpg's own cache and SQLAlchemy's cache of asyncpg prepared statements.
@@ -145,7 +142,23 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
         },
     )
     _report_outages_as_operational_errors(engine)
+    _replace_closed_connections(engine)
     return engine
+
+
+def _replace_closed_connections(engine: AsyncEngine) -> None:
+    """Replace, on checkout, a pooled connection that the server closed (a restart, a failover,
+    idle_session_timeout), instead of failing the request that would use it.
+
+    asyncpg marks a connection closed as soon as the event loop reads the server's goodbye,
+    so this asks no round trip, where pool_pre_ping asks three per checkout (BEGIN, a query,
+    ROLLBACK): a tenth of the CPU of a read by id.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def on_checkout(dbapi_connection: DBAPIConnection, *_: object) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("The server closed this pooled connection")
 
 
 def _report_outages_as_operational_errors(engine: AsyncEngine) -> None:

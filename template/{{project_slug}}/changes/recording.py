@@ -6,13 +6,26 @@ On PostgreSQL a transaction that records takes one advisory lock until it ends, 
 ids, the feed's cursors, follow commit order; it also notifies every process that listens.
 """
 
+from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Select, Table, event, func, insert, literal, select, true
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapper, object_session
 
 from ..crud import OwnedBase
-from ..database import UTCDateTime, utc_now
+from ..database import utc_now
 from ..users.model import User
 from .model import ChangeEvent
 
@@ -22,13 +35,20 @@ NOTIFY_CHANNEL = "change_events"
 # Any fixed number, the same in every process: the lock's one key.
 RECORDING_LOCK = 7_264_139
 COLUMNS = ["resource", "operation", "row_id", "owner_id", "created_at"]
+# One event, its values bound at each write: the statements are built once, not per write.
+ONE_EVENT = select(*(bindparam(name, type_=ChangeEvent.__table__.c[name].type) for name in COLUMNS))
 
 
-def _record(connection: Connection, events: Select[Any]) -> None:
-    """Insert the events `events` selects, in its order (one row per event, as COLUMNS)."""
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(ChangeEvent).from_select(COLUMNS, events))
-        return
+def _record(connection: Connection, events: Select[Any], values: dict[str, Any]) -> None:
+    """Insert the events `events` selects with `values` bound, in its order (one row per
+    event, as COLUMNS)."""
+    connection.execute(_recording(events, connection.dialect.name), values)
+
+
+@cache
+def _recording(events: Select[Any], dialect: str) -> Executable:
+    if dialect != "postgresql":
+        return insert(ChangeEvent).from_select(COLUMNS, events)
     # One statement: the lock is taken before any event's id is drawn (the rows to insert come
     # after it), so ids follow commit order; the notification goes out when the transaction commits.
     turn = select(func.pg_advisory_xact_lock(RECORDING_LOCK).label("taken")).cte("turn")
@@ -40,22 +60,22 @@ def _record(connection: Connection, events: Select[Any]) -> None:
         .returning(ChangeEvent.id)
         .cte("recorded")
     )
-    connection.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")).select_from(recorded))
+    return select(func.pg_notify(NOTIFY_CHANNEL, "")).select_from(recorded)
 
 
-def _one_event(row: OwnedBase, operation: Operation) -> Select[Any]:
-    return select(
-        literal(row.__tablename__),
-        literal(operation),
-        literal(row.id),
-        literal(row.owner_id),
-        literal(utc_now(), UTCDateTime),
-    )
+def _one_event(row: OwnedBase, operation: Operation) -> dict[str, Any]:
+    return {
+        "resource": row.__tablename__,
+        "operation": operation,
+        "row_id": row.id,
+        "owner_id": row.owner_id,
+        "created_at": utc_now(),
+    }
 
 
 @event.listens_for(OwnedBase, "after_insert", propagate=True)
 def _record_create(_: Mapper[Any], connection: Connection, row: OwnedBase) -> None:
-    _record(connection, _one_event(row, "create"))
+    _record(connection, ONE_EVENT, _one_event(row, "create"))
 
 
 @event.listens_for(OwnedBase, "after_update", propagate=True)
@@ -63,24 +83,28 @@ def _record_update(_: Mapper[Any], connection: Connection, row: OwnedBase) -> No
     # Called for every row the flush found dirty, even one set back to its values.
     session = object_session(row)
     if session is None or session.is_modified(row):
-        _record(connection, _one_event(row, "update"))
+        _record(connection, ONE_EVENT, _one_event(row, "update"))
 
 
 @event.listens_for(OwnedBase, "after_delete", propagate=True)
 def _record_delete(_: Mapper[Any], connection: Connection, row: OwnedBase) -> None:
-    _record(connection, _one_event(row, "delete"))
+    _record(connection, ONE_EVENT, _one_event(row, "delete"))
 
 
 @event.listens_for(User, "before_delete")
 def _record_deletes_of_owned_rows(_: Mapper[Any], connection: Connection, user: User) -> None:
     """A user's rows go with them by ON DELETE CASCADE, which the ORM never sees: each is
     recorded as deleted here, before the database deletes it."""
-    deleted_at = literal(utc_now(), UTCDateTime)
     for table in _resource_tables():
-        owned = select(
-            literal(table.name), literal("delete"), table.c.id, table.c.owner_id, deleted_at
-        ).where(table.c.owner_id == user.id)
-        _record(connection, owned.order_by(table.c.id))
+        _record(connection, _owned_rows_deleted(table), {"user_id": user.id, "at": utc_now()})
+
+
+@cache
+def _owned_rows_deleted(table: Table) -> Select[Any]:
+    """A delete event of each of the user's rows of `table`, in the order of their ids."""
+    at = bindparam("at", type_=ChangeEvent.__table__.c.created_at.type)
+    owned = select(literal(table.name), literal("delete"), table.c.id, table.c.owner_id, at)
+    return owned.where(table.c.owner_id == bindparam("user_id")).order_by(table.c.id)
 
 
 def _resource_tables() -> list[Table]:
