@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -64,3 +65,36 @@ def throwaway_database() -> Iterator[str]:
         yield url(name)
     finally:
         psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def locked(statement: str, *, database: str, port: int = PORT) -> Iterator[None]:
+    """Hold the locks `statement` takes, in a transaction of another session, until the block
+    ends (or the server goes away)."""
+    command = ["psql", "-X", "-q", "-h", HOST, "-p", str(port), "-U", "postgres", database]
+    locker = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert locker.stdin is not None
+    locker.stdin.write(f"BEGIN;\n{statement};\nSELECT pg_sleep(60);\n")
+    locker.stdin.flush()
+    try:
+        # Sleeping, it holds the locks.
+        wait_for_session(f"datname = '{database}' AND wait_event = 'PgSleep'", port=port)
+        yield
+    finally:
+        locker.kill()
+        locker.wait(timeout=10)
+
+
+def wait_for_session(condition: str, *, port: int = PORT) -> None:
+    """Until a session of the server is in this state (a condition on pg_stat_activity)."""
+    sql = f"SELECT count(*) FROM pg_stat_activity WHERE {condition}"
+    deadline = time.monotonic() + 15
+    while psql(sql, port=port) == "0":
+        assert time.monotonic() < deadline, f"no session with {condition} within 15 s"
+        time.sleep(0.1)

@@ -10,10 +10,9 @@ import os
 import signal
 import socket
 import statistics
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from .conftest import Project, sample_project
-from .postgres import HOST, PORT, psql, throwaway_database
+from .postgres import locked, psql, throwaway_database, wait_for_session
 from .samples import Sample
 from .server import served
 from .test_postgres import ANSWERS
@@ -77,16 +76,20 @@ def instances(
             served(project, env=env, log=logs / "first.log") as first,
             served(project, env=env, log=logs / "second.log") as second,
         ):
-            credentials = project.env
-            with httpx.Client(base_url=second, timeout=30) as client:
-                tokens = login(
-                    client,
-                    credentials["FIRST_SUPERUSER_EMAIL"],
-                    credentials["FIRST_SUPERUSER_PASSWORD"],
-                )
+            tokens = superuser_tokens(project, second)
             yield Instances(first, second, bearer(tokens), tokens["access_token"])
         for log in logs.iterdir():
             assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def superuser_tokens(project: Project, base_url: str) -> dict[str, Any]:
+    """The tokens of the project's first superuser, logged in on that server."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        email, password = (
+            project.env["FIRST_SUPERUSER_EMAIL"],
+            project.env["FIRST_SUPERUSER_PASSWORD"],
+        )
+        return login(client, email, password)
 
 
 def socket_url(base_url: str) -> str:
@@ -257,31 +260,11 @@ def test_a_server_stops_while_its_feed_waits_on_the_database(
         project.run("alembic", "upgrade", "head", env=env)
         with served(project, env=env, log=log) as base_url:
             pid = server_pid(base_url)
-            with httpx.Client(base_url=base_url, timeout=30) as client:
-                credentials = project.env
-                tokens = login(
-                    client,
-                    credentials["FIRST_SUPERUSER_EMAIL"],
-                    credentials["FIRST_SUPERUSER_PASSWORD"],
-                )
-            token = tokens["access_token"]
+            token = superuser_tokens(project, base_url)["access_token"]
             stopped_in = asyncio.run(subscribe_then_stop(base_url, token, name, pid))
     print(f"\nA server whose feed waited on a lock exited {stopped_in:.2f} s after SIGTERM")
     assert "Traceback" not in log.read_text(), log.read_text()
     assert "Application shutdown complete" in log.read_text(), log.read_text()
-
-
-@contextmanager
-def locked_events(database: str) -> Iterator[None]:
-    """`change_events` locked by a transaction of another connection until the block ends."""
-    lock = "BEGIN; LOCK TABLE change_events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120);"
-    command = ["psql", "-X", "-q", "-h", HOST, "-p", str(PORT), "-U", "postgres"]
-    holder = subprocess.Popen([*command, "-d", database, "-c", lock], stdout=subprocess.DEVNULL)
-    try:
-        yield
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 async def subscribe_then_stop(base_url: str, token: str, database: str, pid: int) -> float:
@@ -290,37 +273,17 @@ async def subscribe_then_stop(base_url: str, token: str, database: str, pid: int
     try:
         async with connect(socket_url(base_url)) as ws:
             assert (await subscribe(ws, token))["type"] == "ready"
-            with locked_events(database):
-                await until(lambda: exclusive_locks(database) > 0, "lock on change_events")
+            with locked("LOCK TABLE change_events IN ACCESS EXCLUSIVE MODE", database=database):
                 psql("SELECT pg_notify('change_events', '')", database=database)
-                await until(lambda: lock_waits(database) > 0, "read waiting for the lock")
+                wait_for_session(f"datname = '{database}' AND wait_event_type = 'Lock'")
                 os.kill(pid, signal.SIGTERM)
                 stopping = time.monotonic()
-                await until(lambda: not Path(f"/proc/{pid}").exists(), "exit after SIGTERM")
+                deadline = stopping + STOP_BOUND_SECONDS
+                while Path(f"/proc/{pid}").exists():
+                    message = f"no exit after SIGTERM within {STOP_BOUND_SECONDS:g} s"
+                    assert time.monotonic() < deadline, message
+                    await asyncio.sleep(0.05)
                 return time.monotonic() - stopping
     finally:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + STOP_BOUND_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {STOP_BOUND_SECONDS:g} s"
-        await asyncio.sleep(0.05)
-
-
-def exclusive_locks(database: str) -> int:
-    query = (
-        "SELECT count(*) FROM pg_locks JOIN pg_database ON pg_database.oid = pg_locks.database "
-        f"WHERE datname = '{database}' AND mode = 'AccessExclusiveLock' AND granted"
-    )
-    return int(psql(query))
-
-
-def lock_waits(database: str) -> int:
-    query = (
-        "SELECT count(*) FROM pg_stat_activity "
-        f"WHERE datname = '{database}' AND wait_event_type = 'Lock'"
-    )
-    return int(psql(query))

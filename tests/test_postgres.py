@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,16 @@ import yaml
 from .attacks import attack
 from .conftest import TEMPLATE, Project, run, sample_project
 from .fuzz import fuzz_served
-from .postgres import HOST, databases, missing, psql, throwaway_database, url
+from .postgres import (
+    HOST,
+    databases,
+    locked,
+    missing,
+    psql,
+    throwaway_database,
+    url,
+    wait_for_session,
+)
 from .relations import relations_session
 from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES, GRAPH_RESOURCES, Sample, sample
 from .server import free_port, served
@@ -397,7 +405,7 @@ def test_outage_answers_503_and_recovers_without_a_restart(
 
         # A query in flight when the server goes down: cut off mid-statement, still a 503.
         lock = f"SELECT id FROM books WHERE id = {book_id} FOR UPDATE"
-        with row_locked(cluster, lock), ThreadPoolExecutor(1) as pool:
+        with locked(lock, database="app", port=cluster.port), ThreadPoolExecutor(1) as pool:
             blocked = pool.submit(
                 httpx.patch,
                 f"{base_url}/books/{book_id}",
@@ -405,7 +413,7 @@ def test_outage_answers_503_and_recovers_without_a_restart(
                 headers=headers,
                 timeout=10,
             )
-            wait_for_session(cluster, "wait_event_type = 'Lock'")
+            wait_for_session("wait_event_type = 'Lock'", port=cluster.port)
             cluster.stop()
             response = blocked.result(timeout=15)
         assert (response.status_code, response.json()) == (503, UNAVAILABLE)
@@ -452,38 +460,6 @@ def test_outage_answers_503_and_recovers_without_a_restart(
     assert "died" not in text, text
     assert "Traceback" not in text, text
     assert "Database unavailable during GET /books" in text
-
-
-@contextmanager
-def row_locked(cluster: Cluster, select_for_update: str) -> Iterator[None]:
-    """Hold row locks from another session until the block ends (or the server goes away)."""
-    command = ["psql", "-X", "-q", "-h", HOST, "-p", str(cluster.port), "-U", "postgres", "app"]
-    locker = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert locker.stdin is not None
-    locker.stdin.write(f"BEGIN;\n{select_for_update};\nSELECT pg_sleep(60);\n")
-    locker.stdin.flush()
-    try:
-        # Sleeping, it holds the locks.
-        wait_for_session(cluster, "wait_event = 'PgSleep'")
-        yield
-    finally:
-        locker.kill()
-        locker.wait(timeout=10)
-
-
-def wait_for_session(cluster: Cluster, condition: str) -> None:
-    """Until a session of the cluster is in this state (a condition on pg_stat_activity)."""
-    sql = f"SELECT count(*) FROM pg_stat_activity WHERE {condition}"
-    deadline = time.monotonic() + 15
-    while psql(sql, port=cluster.port) == "0":
-        assert time.monotonic() < deadline, f"no session with {condition} within 15 s"
-        time.sleep(0.1)
 
 
 def test_a_silent_database_answers_503_within_the_timeouts(
