@@ -290,15 +290,15 @@ MUTATIONS = [
     Mutation(
         "a socket outlives its user's deactivation",
         "changes/routes.py",
-        "_recheck(database, states, principal, settings.changes_recheck_seconds),\n",
+        "_recheck(database, principal, settings.changes_recheck_seconds),\n",
         "",
         "test_changes.py",
     ),
     Mutation(
         "a socket keeps the rights its user lost",
         "changes/routes.py",
-        "if await _check_user(database, states, principal.id) != principal:",
-        "if await _check_user(database, states, principal.id) is None:",
+        "if await _check_user(database, principal.id) != principal:",
+        "if await _check_user(database, principal.id) is None:",
         "test_changes.py",
     ),
     Mutation(

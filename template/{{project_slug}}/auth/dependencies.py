@@ -32,17 +32,25 @@ async def principal_of(session: AsyncSession, states: UserStates, user_id: int) 
     """The user as a request acts for them: NotAuthenticatedError if gone, PermissionDeniedError
     if inactive. For HTTP routes and the live feed's sockets alike."""
     state = states.get(user_id) or await _load_state(session, states, user_id)
+    return acting_as(user_id, state)
+
+
+def acting_as(user_id: int, state: UserState | None) -> Principal:
+    """The principal of a user in this state (None: the user is gone), or the error that
+    refuses them."""
+    if state is None:
+        raise NotAuthenticatedError("Invalid or expired access token")
     if not state.is_active:
         raise PermissionDeniedError("User is inactive")
     return Principal(id=user_id, is_superuser=state.is_superuser)
 
 
-async def _load_state(session: AsyncSession, states: UserStates, user_id: int) -> UserState:
+async def _load_state(session: AsyncSession, states: UserStates, user_id: int) -> UserState | None:
     generation = states.generation
     query = select(User.is_active, User.is_superuser).where(User.id == user_id)
     row = (await session.execute(query)).one_or_none()
     if row is None:
-        raise NotAuthenticatedError("Invalid or expired access token")
+        return None
     state = UserState(is_active=row.is_active, is_superuser=row.is_superuser)
     states.keep(user_id, state, read_at_generation=generation)
     return state

@@ -13,13 +13,14 @@ from pydantic import ValidationError
 from sqlalchemy import exists, select
 from sqlalchemy.exc import OperationalError
 
-from ..auth.dependencies import principal_of
+from ..auth.dependencies import acting_as
 from ..auth.model import RefreshToken
-from ..auth.principal import Principal, UserStates, UserStatesDep
+from ..auth.principal import Principal, UserState
 from ..auth.tokens import InvalidTokenError, decode_token
 from ..config import SettingsDep
 from ..database import Database, DatabaseDep, utc_now
-from ..errors import NotAuthenticatedError, PermissionDeniedError
+from ..errors import PermissionDeniedError
+from ..users.model import User
 from .feed import ChangeFeed, Subscriber, TooManySocketsError, get_change_feed
 from .resources import FEED_RESOURCES
 from .schemas import CloseCode, Subscription
@@ -49,7 +50,6 @@ async def changes(
     feed: ChangeFeedDep,
     settings: SettingsDep,
     database: DatabaseDep,
-    states: UserStatesDep,
 ) -> None:
     await websocket.accept()
     try:
@@ -59,7 +59,7 @@ async def changes(
         except InvalidTokenError:
             reason = "Invalid or expired access token"
             raise SocketClosingError(CloseCode.NOT_AUTHENTICATED, reason) from None
-        principal = await _check_user(database, states, claims.user_id)
+        principal = await _check_user(database, claims.user_id)
         resources = frozenset(subscription.resources or FEED_RESOURCES)
         async with feed.subscribe(principal, resources) as (subscriber, position):
             await _catch_up(websocket, feed, subscriber, subscription.cursor, position)
@@ -67,7 +67,7 @@ async def changes(
                 _forward(websocket, subscriber),
                 _until_the_client_leaves(websocket),
                 _until(claims.expires_at.timestamp()),
-                _recheck(database, states, principal, settings.changes_recheck_seconds),
+                _recheck(database, principal, settings.changes_recheck_seconds),
             )
     except SocketClosingError as closing:
         await _close(websocket, closing.code, closing.reason)
@@ -110,23 +110,29 @@ async def _receive_subscription(websocket: WebSocket) -> Subscription:
         raise SocketClosingError(CloseCode.BAD_SUBSCRIPTION, f"{where}: {first['msg']}") from None
 
 
-async def _check_user(database: Database, states: UserStates, user_id: int) -> Principal:
-    """The user as they are now, refused unless active and logged in."""
+async def _check_user(database: Database, user_id: int) -> Principal:
+    """The user as they are now, refused unless active and logged in.
+
+    One statement reads the user and their sessions, past the kept user states: a deactivation
+    ends every session in the same commit, and must be told as a deactivation.
+    """
+    logged_in = exists().where(
+        RefreshToken.user_id == user_id,
+        RefreshToken.revoked.is_(False),
+        RefreshToken.expires_at > utc_now(),
+    )
+    query = select(User.is_active, User.is_superuser, logged_in.label("logged_in"))
     async with database.read_sessionmaker() as session:
-        try:
-            principal = await principal_of(session, states, user_id)
-        except NotAuthenticatedError:
-            raise SocketClosingError(CloseCode.FORBIDDEN, "The user no longer exists") from None
-        except PermissionDeniedError as error:
-            raise SocketClosingError(CloseCode.FORBIDDEN, str(error)) from None
-        logged_in = exists().where(
-            RefreshToken.user_id == user_id,
-            RefreshToken.revoked.is_(False),
-            RefreshToken.expires_at > utc_now(),
-        )
-        if not await session.scalar(select(logged_in)):
-            reason = "Every session of the user was logged out"
-            raise SocketClosingError(CloseCode.FORBIDDEN, reason)
+        row = (await session.execute(query.where(User.id == user_id))).one_or_none()
+    if row is None:
+        raise SocketClosingError(CloseCode.FORBIDDEN, "The user no longer exists")
+    try:
+        principal = acting_as(user_id, UserState(row.is_active, row.is_superuser))
+    except PermissionDeniedError as error:
+        raise SocketClosingError(CloseCode.FORBIDDEN, str(error)) from None
+    if not row.logged_in:
+        reason = "Every session of the user was logged out"
+        raise SocketClosingError(CloseCode.FORBIDDEN, reason)
     return principal
 
 
@@ -179,11 +185,9 @@ async def _until(expires_at: float) -> None:
     raise SocketClosingError(CloseCode.NOT_AUTHENTICATED, "The access token expired; reconnect")
 
 
-async def _recheck(
-    database: Database, states: UserStates, principal: Principal, seconds: float
-) -> None:
+async def _recheck(database: Database, principal: Principal, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
-        if await _check_user(database, states, principal.id) != principal:
+        if await _check_user(database, principal.id) != principal:
             reason = "The user's permissions changed; reconnect"
             raise SocketClosingError(CloseCode.FORBIDDEN, reason)
