@@ -325,8 +325,22 @@ MUTATIONS = [
     Mutation(
         "a deleted user's rows vanish from the feed",
         "changes/recording.py",
-        "_record(connection, _owned_rows_deleted(table),",
-        "None and _record(connection, _owned_rows_deleted(table),",
+        '        _record_rows(connection, table, "delete", ids)\n',
+        "        pass\n",
+        "test_changes.py",
+    ),
+    Mutation(
+        "rows a delete cascades to or clears are not sent",
+        "changes/recording.py",
+        "_record_consequences(connection, row.__table__, [row.id],",
+        "None and _record_consequences(connection, row.__table__, [row.id],",
+        "test_changes.py",
+    ),
+    Mutation(
+        "rows whose links go with a deleted row are not sent",
+        "changes/recording.py",
+        'dependents.append((linking, other, "update"))',
+        "pass",
         "test_changes.py",
     ),
     Mutation(

@@ -12,6 +12,8 @@ from typing import Any, Literal
 from sqlalchemy import (
     Connection,
     Executable,
+    FromClause,
+    Integer,
     Select,
     Table,
     bindparam,
@@ -35,6 +37,8 @@ NOTIFY_CHANNEL = "change_events"
 # Any fixed number, the same in every process: the lock's one key.
 RECORDING_LOCK = 7_264_139
 COLUMNS = ["resource", "operation", "row_id", "owner_id", "created_at"]
+# What the database does to a row that refers to a deleted one.
+ON_DELETE: dict[str, Operation] = {"CASCADE": "delete", "SET NULL": "update"}
 # One event, its values bound at each write: the statements are built once, not per write.
 ONE_EVENT = select(*(bindparam(name, type_=ChangeEvent.__table__.c[name].type) for name in COLUMNS))
 
@@ -91,25 +95,95 @@ def _record_delete(_: Mapper[Any], connection: Connection, row: OwnedBase) -> No
     _record(connection, ONE_EVENT, _one_event(row, "delete"))
 
 
+@event.listens_for(OwnedBase, "before_delete", propagate=True)
+def _record_what_a_delete_does_to_other_rows(
+    _: Mapper[Any], connection: Connection, row: OwnedBase
+) -> None:
+    _record_consequences(connection, row.__table__, [row.id], {(row.__tablename__, row.id)})
+
+
 @event.listens_for(User, "before_delete")
 def _record_deletes_of_owned_rows(_: Mapper[Any], connection: Connection, user: User) -> None:
     """A user's rows go with them by ON DELETE CASCADE, which the ORM never sees: each is
-    recorded as deleted here, before the database deletes it."""
-    for table in _resource_tables():
-        _record(connection, _owned_rows_deleted(table), {"user_id": user.id, "at": utc_now()})
+    recorded as deleted here, before the database deletes it, then what that does to others."""
+    owned = {
+        table: list(connection.execute(_owned_ids(table), {"user_id": user.id}).scalars())
+        for _, table in _resources()
+    }
+    deleted = {(table.name, row_id) for table, ids in owned.items() for row_id in ids}
+    for table, ids in owned.items():
+        _record_rows(connection, table, "delete", ids)
+    for table, ids in owned.items():
+        _record_consequences(connection, table, ids, deleted)
+
+
+def _record_consequences(
+    connection: Connection, table: FromClause, ids: list[int], deleted: set[tuple[str, int]]
+) -> None:
+    """Record what deleting rows `ids` of `table` does to the rows of others, which the database
+    changes where the ORM never sees it: ON DELETE CASCADE deletes those that refer to them (and
+    what refers to those in turn), SET NULL clears their reference, and a many-to-many's links
+    go, changing the rows that list them. `deleted` holds the rows already recorded as deleted.
+    """
+    for dependents, affected, operation in _dependents(table):
+        found = connection.execute(dependents, {"ids": ids}).scalars()
+        fresh = sorted({row_id for row_id in found if (affected.name, row_id) not in deleted})
+        if not fresh:
+            continue
+        _record_rows(connection, affected, operation, fresh)
+        if operation == "delete":
+            deleted.update((affected.name, row_id) for row_id in fresh)
+            _record_consequences(connection, affected, fresh, deleted)
+
+
+def _record_rows(
+    connection: Connection, table: Table, operation: Operation, ids: list[int]
+) -> None:
+    if ids:
+        _record(connection, _events_of_rows(table, operation), {"ids": ids, "at": utc_now()})
 
 
 @cache
-def _owned_rows_deleted(table: Table) -> Select[Any]:
-    """A delete event of each of the user's rows of `table`, in the order of their ids."""
+def _events_of_rows(table: Table, operation: Operation) -> Select[Any]:
+    """An event of each row of `table` whose id is in `ids`, in the order of their ids."""
     at = bindparam("at", type_=ChangeEvent.__table__.c.created_at.type)
-    owned = select(literal(table.name), literal("delete"), table.c.id, table.c.owner_id, at)
-    return owned.where(table.c.owner_id == bindparam("user_id")).order_by(table.c.id)
+    events = select(literal(table.name), literal(operation), table.c.id, table.c.owner_id, at)
+    wanted = table.c.id.in_(bindparam("ids", expanding=True))
+    return events.where(wanted).order_by(table.c.id)
 
 
-def _resource_tables() -> list[Table]:
-    return [
-        mapper.local_table
+@cache
+def _owned_ids(table: Table) -> Select[int]:
+    return select(table.c.id).where(table.c.owner_id == bindparam("user_id"))
+
+
+@cache
+def _dependents(table: FromClause) -> tuple[tuple[Select[int], Table, Operation], ...]:
+    """For each way the database changes other rows when rows of `table` go: the ids of those
+    rows (given `ids`, the rows that go), their table, and what happens to them."""
+    ids = bindparam("ids", type_=Integer, expanding=True)
+    dependents: list[tuple[Select[int], Table, Operation]] = []
+    for mapper, other in _resources():
+        for key in other.foreign_keys:
+            if key.column.table is table and key.ondelete in ON_DELETE:
+                referring = select(other.c.id).where(key.parent.in_(ids))
+                dependents.append((referring, other, ON_DELETE[key.ondelete]))
+        for relation in mapper.relationships:
+            if relation.secondary is None or relation.mapper.local_table is not table:
+                continue
+            # The link table's column naming `other`'s row, and the one naming `table`'s.
+            [(_, listing)] = relation.synchronize_pairs
+            [(_, listed)] = relation.secondary_synchronize_pairs or []
+            linking = select(listing).where(listed.in_(ids))
+            dependents.append((linking, other, "update"))
+    return tuple(dependents)
+
+
+@cache
+def _resources() -> tuple[tuple[Mapper[Any], Table], ...]:
+    """The mapper and table of each resource."""
+    return tuple(
+        (mapper, mapper.local_table)
         for mapper in OwnedBase.registry.mappers
         if issubclass(mapper.class_, OwnedBase) and isinstance(mapper.local_table, Table)
-    ]
+    )
