@@ -15,6 +15,8 @@ from .postgres import require_postgres
 from .samples import Sample
 
 TEMPLATE = Path(__file__).resolve().parent.parent
+# What the suite leaves for a person to look at (screenshots, figures, transcripts); git ignores it.
+ARTIFACTS = TEMPLATE / "tests" / "artifacts"
 
 # uv here cannot download Pythons: it must find the pyenv ones, all of them.
 ENV = {

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import TEMPLATE, Project, run
+from .conftest import ARTIFACTS, TEMPLATE, Project, run
 from .server import served
 from .walk import bearer, login
 
-ARTIFACTS = TEMPLATE / "tests" / "artifacts"
 # Each check reads the project's own OpenAPI document: no 5xx, every status documented, every
 # body as documented.
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from .conftest import TEMPLATE, Project, sample_project, source_files
+from .conftest import ARTIFACTS, Project, sample_project, source_files
 from .samples import sample
 from .server import served
 from .walk import bearer, login
@@ -21,7 +21,6 @@ from .walk import bearer, login
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = TEMPLATE / "tests" / "artifacts"
 
 
 @pytest.fixture(scope="module")

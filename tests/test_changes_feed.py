@@ -22,7 +22,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from .conftest import Project, sample_project
+from .conftest import ARTIFACTS, Project, sample_project
 from .postgres import locked, psql, throwaway_database, wait_for_session
 from .samples import Sample
 from .server import served
@@ -154,11 +154,16 @@ def test_a_client_of_one_instance_receives_the_writes_through_another_in_commit_
     assert cursors == sorted(set(cursors)), "cursors out of order or repeated"
     latencies = sorted(received[title] - sent[title] for title in sent)
     p50, p99 = statistics.median(latencies), latencies[int(0.99 * len(latencies)) - 1]
-    print(
-        f"\n{WRITES} writes through one instance, {WRITERS} at a time, received on the other: "
+    summary = (
+        f"{WRITES} writes through one instance, {WRITERS} at a time, received on the other: "
         f"latency from sending the write p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
         f"max {latencies[-1] * 1000:.1f} ms"
     )
+    print(f"\n{summary}")
+    # The stream as the client received it, for a person to read.
+    ARTIFACTS.mkdir(exist_ok=True)
+    lines = [summary, *(json.dumps(event) for event in events)]
+    (ARTIFACTS / "feed-stream.txt").write_text("\n".join(lines) + "\n")
     assert latencies[-1] < LATENCY_BOUND_SECONDS
 
 
