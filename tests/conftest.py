@@ -131,8 +131,12 @@ def git(*arguments: str, cwd: Path) -> str:
 
 
 def install(project: Project) -> None:
-    """Lock and install the project as its README says, sharing uv's cache between samples."""
-    result = run(["uv", "sync"], cwd=project.path, timeout=600)
+    """Lock and install the project as its README says, sharing uv's cache between samples.
+
+    Bytecode is compiled once here: each of the many processes the tests start in the project
+    would otherwise compile its imports from source where bytecode is not written
+    (PYTHONDONTWRITEBYTECODE), about 2.5 s of a 5 s start here."""
+    result = run(["uv", "sync", "--compile-bytecode"], cwd=project.path, timeout=600)
     assert result.returncode == 0, result.stderr
 
 
