@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapper, object_session
 
-from ..crud import OwnedBase
+from ..crud import OwnedBase, many_to_many
 from ..database import utc_now
 from ..users.model import User
 from .model import ChangeEvent
@@ -163,13 +163,13 @@ def _dependents(table: FromClause) -> tuple[tuple[Select[int], Table, Operation]
     rows (given `ids`, the rows that go), their table, and what happens to them."""
     ids = bindparam("ids", type_=Integer, expanding=True)
     dependents: list[tuple[Select[int], Table, Operation]] = []
-    for mapper, other in _resources():
+    for model, other in _resources():
         for key in other.foreign_keys:
             if key.column.table is table and key.ondelete in ON_DELETE:
                 referring = select(other.c.id).where(key.parent.in_(ids))
                 dependents.append((referring, other, ON_DELETE[key.ondelete]))
-        for relation in mapper.relationships:
-            if relation.secondary is None or relation.mapper.local_table is not table:
+        for relation in many_to_many(model).values():
+            if relation.mapper.local_table is not table:
                 continue
             # The link table's column naming `other`'s row, and the one naming `table`'s.
             [(_, listing)] = relation.synchronize_pairs
@@ -180,10 +180,10 @@ def _dependents(table: FromClause) -> tuple[tuple[Select[int], Table, Operation]
 
 
 @cache
-def _resources() -> tuple[tuple[Mapper[Any], Table], ...]:
-    """The mapper and table of each resource."""
+def _resources() -> tuple[tuple[type[OwnedBase], Table], ...]:
+    """The model and table of each resource."""
     return tuple(
-        (mapper, mapper.local_table)
+        (mapper.class_, mapper.local_table)
         for mapper in OwnedBase.registry.mappers
         if issubclass(mapper.class_, OwnedBase) and isinstance(mapper.local_table, Table)
     )
