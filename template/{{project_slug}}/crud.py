@@ -1,4 +1,5 @@
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Generic, TypeVar
@@ -42,6 +43,10 @@ class OwnedBase(Base):
 
 ModelT = TypeVar("ModelT", bound=OwnedBase)
 RowT = TypeVar("RowT")
+
+# A row as the API answers it: its columns, the ids its many-to-manys link (`tag_ids`) and the
+# rows a request embeds (`include`), each a dict alike. The read schemas validate it.
+RowData = dict[str, Any]
 
 
 # What a model's mapping says, read on every request that lists, writes or deletes: worked out
@@ -89,6 +94,79 @@ def _rows_named(model: type[OwnedBase]) -> str:
 def link_attributes(model: type[OwnedBase]) -> tuple[InstrumentedAttribute[Any], ...]:
     """The model's many-to-many relationships, as attributes to load."""
     return tuple(relation.class_attribute for relation in many_to_many(model).values())
+
+
+def select_columns(model: type[OwnedBase]) -> Select[Any]:
+    """The model's columns alone: reads build no ORM instances, which would cost more than the
+    query itself on a page of rows."""
+    return select(*model.__table__.columns)
+
+
+async def read_rows(
+    session: AsyncSession,
+    query: Select[Any],
+    model: type[OwnedBase],
+    include: Sequence[str] = (),
+) -> list[RowData]:
+    """The rows of `query` (`select_columns(model)`, filtered) as the API answers them; `include`
+    names the references to embed. One query per many-to-many and per embedded reference,
+    whatever the number of rows."""
+    result = await session.execute(query)
+    # Three times as fast as dicts of the rows' mappings.
+    columns = tuple(result.keys())
+    rows = [dict(zip(columns, row, strict=True)) for row in result]
+    await _add_linked_ids(session, model, rows)
+    for name in dict.fromkeys(include):
+        await _embed(session, model, name, rows)
+    return rows
+
+
+def as_read(row: OwnedBase) -> RowData:
+    """A row just written, with its many-to-manys loaded, as the API answers it."""
+    values: RowData = {column.key: getattr(row, column.key) for column in row.__table__.columns}
+    for key, relation in many_to_many(type(row)).items():
+        values[key] = tuple(linked.id for linked in getattr(row, relation.key))
+    return values
+
+
+async def _add_linked_ids(
+    session: AsyncSession, model: type[OwnedBase], rows: list[RowData]
+) -> None:
+    ids = [row["id"] for row in rows]
+    for key, relation in many_to_many(model).items():
+        own, linked = _link_columns(relation)
+        linked_ids: defaultdict[int, list[int]] = defaultdict(list)
+        if ids:
+            query = select(own, linked).where(own.in_(ids)).order_by(own, linked)
+            for row_id, linked_id in await session.execute(query):
+                linked_ids[row_id].append(linked_id)
+        for row in rows:
+            row[key] = tuple(linked_ids[row["id"]])
+
+
+@cache
+def _link_columns(
+    relation: RelationshipProperty[Any],
+) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The link table's column of the relationship's own rows, and of the rows they link."""
+    ((_, own),) = relation.synchronize_pairs
+    ((_, linked),) = relation.secondary_synchronize_pairs or ()
+    return own, linked
+
+
+async def _embed(
+    session: AsyncSession, model: type[OwnedBase], name: str, rows: list[RowData]
+) -> None:
+    """Set `name` (`author`) of each row to the row its reference column (`author_id`) names."""
+    relation = model.__mapper__.relationships[name]
+    (column,) = relation.local_columns
+    target: type[OwnedBase] = relation.mapper.class_
+    wanted = {row[column.name] for row in rows} - {None}
+    query = select_columns(target).where(target.id.in_(wanted))
+    embedded = await read_rows(session, query, target) if wanted else []
+    by_id = {row["id"]: row for row in embedded}
+    for row in rows:
+        row[name] = by_id.get(row[column.name])
 
 
 class ListParams(PageParams):
@@ -139,39 +217,41 @@ class OwnedCrud(Generic[ModelT]):
         self.user = user
         self.noun = noun
 
-    async def list(self, params: ListParams, include: Sequence[str] = ()) -> Paginated[ModelT]:
+    async def list(self, params: ListParams, include: Sequence[str] = ()) -> Paginated[RowData]:
         """A page of the visible rows; `include` names the references to embed."""
-        query = self._visible(include).where(*params.conditions(self.model))
+        query = self._visible().where(*params.conditions(self.model))
         order = [self._order(key) for key in params.sort]
-        return await paginate(self.session, query.order_by(*order, self.model.id), params)
+        return await paginate(
+            self.session, query.order_by(*order, self.model.id), params, self._reader(include)
+        )
 
-    async def get(self, row_id: int, include: Sequence[str] = ()) -> ModelT:
-        row = await self.session.scalar(self._visible(include).where(self.model.id == row_id))
-        if row is None:
-            raise NotFoundError(f"{self.noun.capitalize()} not found")
-        return row
+    async def get(self, row_id: int, include: Sequence[str] = ()) -> RowData:
+        rows = await self._reader(include)(self._visible().where(self.model.id == row_id))
+        if not rows:
+            raise self._not_found()
+        return rows[0]
 
-    async def create(self, data: BaseModel) -> ModelT:
+    async def create(self, data: BaseModel) -> RowData:
         values = data.model_dump()
         await self._check_references(values)
         links = await self._linked_rows(values)
         row = self.model(**values, **links, owner_id=self.user.id)
         self.session.add(row)
         await self._commit()
-        return row
+        return as_read(row)
 
-    async def update(self, row_id: int, data: BaseModel) -> ModelT:
-        row = await self.get(row_id)
+    async def update(self, row_id: int, data: BaseModel) -> RowData:
+        row = await self._instance(row_id)
         values = data.model_dump(exclude_unset=True)
         await self._check_references(values)
         links = await self._linked_rows(values)
         for name, value in (values | links).items():
             setattr(row, name, value)
         await self._commit()
-        return row
+        return as_read(row)
 
     async def delete(self, row_id: int) -> None:
-        row = await self.get(row_id)
+        row = await self._instance(row_id)
         await self._refuse_if_referred_to(row)
         await self.session.delete(row)
         try:
@@ -232,20 +312,28 @@ class OwnedCrud(Generic[ModelT]):
         column: InstrumentedAttribute[Any] = getattr(self.model, key.removeprefix("-"))
         return column.desc() if key.startswith("-") else column.asc()
 
-    def _visible(self, include: Sequence[str] = ()) -> Select[ModelT]:
-        # One query per embedded reference and per many-to-many, whatever the number of rows.
-        included = [getattr(self.model, name) for name in dict.fromkeys(include)]
-        query = select(self.model).options(
-            *(selectinload(links) for links in link_attributes(self.model)),
-            *(selectinload(reference) for reference in included),
-            # An embedded row comes with the ids of its many-to-manys too.
-            *(
-                selectinload(reference).selectinload(links)
-                for reference in included
-                for links in link_attributes(reference.property.mapper.class_)
-            ),
-        )
-        return self._owned(query, self.model)
+    def _visible(self) -> Select[Any]:
+        return self._owned(select_columns(self.model), self.model)
+
+    def _reader(
+        self, include: Sequence[str]
+    ) -> Callable[[Select[Any]], Awaitable[Sequence[RowData]]]:
+        async def read(query: Select[Any]) -> Sequence[RowData]:
+            return await read_rows(self.session, query, self.model, include)
+
+        return read
+
+    async def _instance(self, row_id: int) -> ModelT:
+        """The visible row to write, as an ORM instance with its many-to-manys loaded."""
+        links = (selectinload(attribute) for attribute in link_attributes(self.model))
+        query = select(self.model).options(*links).where(self.model.id == row_id)
+        row = await self.session.scalar(self._owned(query, self.model))
+        if row is None:
+            raise self._not_found()
+        return row
+
+    def _not_found(self) -> NotFoundError:
+        return NotFoundError(f"{self.noun.capitalize()} not found")
 
     def _owned(self, query: Select[RowT], model: type[OwnedBase]) -> Select[RowT]:
         """The query's rows of `model` that the user may see: their own, or all for a superuser."""

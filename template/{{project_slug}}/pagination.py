@@ -1,6 +1,6 @@
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, select
@@ -40,8 +40,12 @@ class Paginated(Generic[RowT]):
 
 
 async def paginate(
-    session: AsyncSession, query: Select[RowT], params: PageParams
+    session: AsyncSession,
+    query: Select[Any],
+    params: PageParams,
+    read: Callable[[Select[Any]], Awaitable[Sequence[RowT]]],
 ) -> Paginated[RowT]:
+    """The page of `query`'s rows that `params` names, as `read` reads them, and their total."""
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = await session.scalars(query.limit(params.limit).offset(params.offset))
-    return Paginated(rows.all(), total or 0, params.limit, params.offset)
+    rows = await read(query.limit(params.limit).offset(params.offset))
+    return Paginated(rows, total or 0, params.limit, params.offset)

@@ -10,20 +10,16 @@ from fastapi import Path
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     HttpUrl,
     TypeAdapter,
-    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic.networks import validate_email
 from pydantic_core import CoreSchema, core_schema
-from sqlalchemy import inspect
 
 ValueT = TypeVar("ValueT")
 
@@ -139,36 +135,3 @@ RefIds = Annotated[tuple[RefId, ...], Field(max_length=MAX_LISTED_VALUES)]
 ValueList = Annotated[list[ValueT], Field(min_length=1, max_length=MAX_LISTED_VALUES)]
 # Row ids in paths: beyond INTEGER's range no row can exist, and the database would refuse it.
 RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
-
-
-class RowRead(BaseModel):
-    """A row as the API answers it, with the references a request embeds (`include`): those it
-    did not ask for are not loaded (they would raise), and answer null. An embedded row comes
-    with its columns only, so rows that refer to each other (a writer their own mentor) end."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _loaded_attributes_only(cls, data: Any) -> Any:
-        state = inspect(data, raiseerr=False)
-        if state is None:
-            return data
-        values = {}
-        for name in cls.model_fields:
-            if name in state.unloaded:
-                continue
-            value = getattr(data, name)
-            embedded = name in state.mapper.relationships and value is not None
-            values[name] = _columns(value) if embedded else value
-        return values
-
-
-def _columns(row: Any) -> dict[str, Any]:
-    """An embedded row's columns, and the ids its many-to-manys link (loaded with it)."""
-    mapper = inspect(row).mapper
-    values = {column.key: getattr(row, column.key) for column in mapper.column_attrs}
-    for relation in mapper.relationships:
-        if relation.secondary is not None:
-            values[relation.info["ids"]] = tuple(linked.id for linked in getattr(row, relation.key))
-    return values
