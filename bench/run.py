@@ -49,6 +49,7 @@ from workspace import (
     Project,
     base_env,
     install,
+    one_file_template,
     postgres_database,
     prestart,
     render,
@@ -62,6 +63,8 @@ NAME = "Bench Api"
 SLUG = "bench_api"
 PROFILED = ("get_by_id", "list_100", "create")
 PROFILE_RATE = 200
+# Copies of each template timed for copier's figures (medians).
+COPIES = 3
 
 
 @dataclass(frozen=True)
@@ -180,14 +183,27 @@ def bench(work: Path, settings: Settings) -> dict[str, Any]:
 
 def default_project_tooling(template: Path, project: Project) -> dict[str, Any]:
     """Render, update, install, migrate and test the default project, timing each step."""
-    tooling: dict[str, Any] = {
-        "copier_copy_seconds": render(template, project.path, {"project_name": NAME}),
-    }
+    tooling: dict[str, Any] = copier_copy_seconds(template, project.path)
     tooling["copier_update_seconds"], tooling["update_conflicts"] = update_in_place(project)
     tooling["install_seconds"] = install(project)
     tooling["prestart_seconds"] = prestart(project)
     tooling["tests_seconds"] = {"first": run_tests(project), "warm": run_tests(project)}
     return tooling
+
+
+def copier_copy_seconds(template: Path, dest: Path) -> dict[str, float]:
+    """`copier copy` of the default project and of a one-file template, side by side: the
+    median of COPIES each, taken in turns; the default project is left at `dest`."""
+    one_file = one_file_template(_mkdir(dest.parent / "one-file-template"))
+    default, alone = [], []
+    for turn in range(COPIES):
+        copy = dest if turn == COPIES - 1 else dest.parent / f"copy-{turn}"
+        default.append(render(template, copy, {"project_name": NAME}))
+        alone.append(render(one_file, dest.parent / f"one-file-{turn}", {"project_name": NAME}))
+    return {
+        "copier_copy_seconds": statistics.median(default),
+        "copier_copy_one_file_seconds": statistics.median(alone),
+    }
 
 
 FixtureSource = Callable[[str], Fixture]

@@ -83,6 +83,16 @@ def snapshot_template(dest: Path) -> Path:
     return dest
 
 
+def one_file_template(dest: Path) -> Path:
+    """A template of one question and one file, committed at `dest`: what copier costs alone."""
+    (dest / "copier.yml").write_text("project_name:\n  type: str\n  default: Bench API\n")
+    (dest / "README.md.jinja").write_text("# {{ project_name }}\n")
+    git("init", "-q", cwd=dest)
+    git("add", "-A", cwd=dest)
+    git("commit", "-q", "--no-verify", "-m", "one file", cwd=dest)
+    return dest
+
+
 def copier(*arguments: str | Path, cwd: Path) -> float:
     return run([BENCH_BIN / "copier", *arguments], cwd=cwd)
 

@@ -45,8 +45,8 @@ MUTATIONS = [
     Mutation(
         "filters ignored",
         "crud.py",
-        "query = self._visible().where(*params.conditions(self.model))",
-        "query = self._visible()",
+        "return query.where(*params.conditions(self.model)).order_by(",
+        "return query.order_by(",
         "test_book.py",
     ),
     Mutation(

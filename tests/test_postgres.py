@@ -223,6 +223,44 @@ def test_workers_share_the_database_under_a_burst(
     assert "died" not in text, text
 
 
+READS = 20
+
+
+def test_reads_run_outside_a_transaction(postgres: None, project: Project, tmp_path: Path) -> None:
+    """A GET sends no BEGIN and no ROLLBACK around its statements: two round trips it saves."""
+    book = {"title": "Read", "author": "Reader", "in_stock": True}
+    with throwaway_database() as database_url:
+        name = database_url.rsplit("/", 1)[1]
+        env = {"DATABASE_URL": database_url}
+        project.run("alembic", "upgrade", "head", env=env)
+        credentials = project.env["FIRST_SUPERUSER_EMAIL"], project.env["FIRST_SUPERUSER_PASSWORD"]
+        before = rollbacks_reported(name)
+        with (
+            served(project, env=env, log=tmp_path / "server.log") as base_url,
+            httpx.Client(base_url=base_url) as client,
+        ):
+            headers = bearer(login(client, *credentials))
+            created = client.post("/books", json=book, headers=headers)
+            assert created.status_code == 201, created.text
+            for _ in range(READS):
+                assert client.get(f"/books/{created.json()['id']}", headers=headers).is_success
+                assert client.get("/books", params={"limit": 5}, headers=headers).is_success
+        # Two per GET if they ran in transactions; the start and the login may have a few.
+        assert rollbacks_reported(name) - before < READS
+
+
+def rollbacks_reported(database: str) -> int:
+    """The database's rolled back transactions, once its sessions have ended: a session reports
+    its own when it ends, not as it goes."""
+    deadline = time.monotonic() + 15
+    sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    while psql(sessions, database=database) != "1":
+        assert time.monotonic() < deadline, f"sessions still open on {database} after 15 s"
+        time.sleep(0.1)
+    query = "SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+    return int(psql(query, database=database))
+
+
 REFRESH_TRIALS = 20
 REFRESH_RACERS = 10
 

@@ -201,7 +201,9 @@ def _filters(params: type[ListParams]) -> tuple[tuple[str, Filter], ...]:
 class OwnedCrud(Generic[ModelT]):
     """CRUD on rows owned by the current user; a superuser reaches every row.
 
-    Rows of other users answer 404, exactly like rows that do not exist.
+    Rows of other users answer 404, exactly like rows that do not exist. `read` and `read_page`
+    give rows as the API answers them; `get`, `list`, `create` and `update` give ORM instances,
+    for code of your own.
     """
 
     def __init__(
@@ -217,41 +219,50 @@ class OwnedCrud(Generic[ModelT]):
         self.user = user
         self.noun = noun
 
-    async def list(self, params: ListParams, include: Sequence[str] = ()) -> Paginated[RowData]:
+    async def read_page(
+        self, params: ListParams, include: Sequence[str] = ()
+    ) -> Paginated[RowData]:
         """A page of the visible rows; `include` names the references to embed."""
-        query = self._visible().where(*params.conditions(self.model))
-        order = [self._order(key) for key in params.sort]
-        return await paginate(
-            self.session, query.order_by(*order, self.model.id), params, self._reader(include)
-        )
+        query = self._listed(self._visible(), params)
+        return await paginate(self.session, query, params, self._reader(include))
 
-    async def get(self, row_id: int, include: Sequence[str] = ()) -> RowData:
+    async def read(self, row_id: int, include: Sequence[str] = ()) -> RowData:
         rows = await self._reader(include)(self._visible().where(self.model.id == row_id))
         if not rows:
             raise self._not_found()
         return rows[0]
 
-    async def create(self, data: BaseModel) -> RowData:
+    async def list(self, params: ListParams) -> Paginated[ModelT]:
+        query = self._listed(self._visible_instances(), params)
+        return await paginate(self.session, query, params, self._instances)
+
+    async def get(self, row_id: int) -> ModelT:
+        row = await self.session.scalar(self._visible_instances().where(self.model.id == row_id))
+        if row is None:
+            raise self._not_found()
+        return row
+
+    async def create(self, data: BaseModel) -> ModelT:
         values = data.model_dump()
         await self._check_references(values)
         links = await self._linked_rows(values)
         row = self.model(**values, **links, owner_id=self.user.id)
         self.session.add(row)
         await self._commit()
-        return as_read(row)
+        return row
 
-    async def update(self, row_id: int, data: BaseModel) -> RowData:
-        row = await self._instance(row_id)
+    async def update(self, row_id: int, data: BaseModel) -> ModelT:
+        row = await self.get(row_id)
         values = data.model_dump(exclude_unset=True)
         await self._check_references(values)
         links = await self._linked_rows(values)
         for name, value in (values | links).items():
             setattr(row, name, value)
         await self._commit()
-        return as_read(row)
+        return row
 
     async def delete(self, row_id: int) -> None:
-        row = await self._instance(row_id)
+        row = await self.get(row_id)
         await self._refuse_if_referred_to(row)
         await self.session.delete(row)
         try:
@@ -312,8 +323,17 @@ class OwnedCrud(Generic[ModelT]):
         column: InstrumentedAttribute[Any] = getattr(self.model, key.removeprefix("-"))
         return column.desc() if key.startswith("-") else column.asc()
 
+    def _listed(self, query: Select[RowT], params: ListParams) -> Select[RowT]:
+        """The query's rows that the filters of `params` keep, in its order."""
+        order = [self._order(key) for key in params.sort]
+        return query.where(*params.conditions(self.model)).order_by(*order, self.model.id)
+
     def _visible(self) -> Select[Any]:
         return self._owned(select_columns(self.model), self.model)
+
+    def _visible_instances(self) -> Select[ModelT]:
+        links = (selectinload(attribute) for attribute in link_attributes(self.model))
+        return self._owned(select(self.model).options(*links), self.model)
 
     def _reader(
         self, include: Sequence[str]
@@ -323,14 +343,8 @@ class OwnedCrud(Generic[ModelT]):
 
         return read
 
-    async def _instance(self, row_id: int) -> ModelT:
-        """The visible row to write, as an ORM instance with its many-to-manys loaded."""
-        links = (selectinload(attribute) for attribute in link_attributes(self.model))
-        query = select(self.model).options(*links).where(self.model.id == row_id)
-        row = await self.session.scalar(self._owned(query, self.model))
-        if row is None:
-            raise self._not_found()
-        return row
+    async def _instances(self, query: Select[ModelT]) -> Sequence[ModelT]:
+        return (await self.session.scalars(query)).all()
 
     def _not_found(self) -> NotFoundError:
         return NotFoundError(f"{self.noun.capitalize()} not found")

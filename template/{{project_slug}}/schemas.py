@@ -4,6 +4,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Path
@@ -29,6 +30,9 @@ MAX_SORT_KEYS = 5
 MAX_INCLUDES = 10
 MAX_LISTED_VALUES = 100
 WEB_URL = TypeAdapter(HttpUrl)
+# Formats are checked again on every row a response holds, and an email address takes about
+# 25 microseconds to check: the values checked last are remembered (a few MB at most).
+CHECKED_FORMATS_KEPT = 10_000
 
 
 def _refuse_null(value: ValueT) -> ValueT:
@@ -63,11 +67,13 @@ def _refuse_timestamps(value: object) -> object:
     return value
 
 
+@lru_cache(maxsize=CHECKED_FORMATS_KEPT)
 def _email_address(value: str) -> str:
     # The address as email-validator normalizes it: the domain in lower case.
     return validate_email(value)[1]
 
 
+@lru_cache(maxsize=CHECKED_FORMATS_KEPT)
 def _web_url(value: str) -> str:
     # Checked, but kept as written: HttpUrl would add a trailing slash to a bare host.
     WEB_URL.validate_python(value)
