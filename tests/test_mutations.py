@@ -66,8 +66,8 @@ MUTATIONS = [
     Mutation(
         "total is the page size",
         "pagination.py",
-        "Paginated(rows, total or 0,",
-        "Paginated(rows, params.limit,",
+        "Paginated(list(rows), total or 0,",
+        "Paginated(list(rows), params.limit,",
         "test_book.py",
     ),
     Mutation(

@@ -1,7 +1,7 @@
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -124,8 +124,8 @@ async def read_rows(
 def as_read(row: OwnedBase) -> RowData:
     """A row just written, with its many-to-manys loaded, as the API answers it."""
     values: RowData = {column.key: getattr(row, column.key) for column in row.__table__.columns}
-    for key, relation in many_to_many(type(row)).items():
-        values[key] = tuple(linked.id for linked in getattr(row, relation.key))
+    for key in many_to_many(type(row)):
+        values[key] = getattr(row, key)
     return values
 
 
@@ -134,7 +134,7 @@ async def _add_linked_ids(
 ) -> None:
     ids = [row["id"] for row in rows]
     for key, relation in many_to_many(model).items():
-        own, linked = _link_columns(relation)
+        own, linked = link_columns(relation)
         linked_ids: defaultdict[int, list[int]] = defaultdict(list)
         if ids:
             query = select(own, linked).where(own.in_(ids)).order_by(own, linked)
@@ -145,7 +145,7 @@ async def _add_linked_ids(
 
 
 @cache
-def _link_columns(
+def link_columns(
     relation: RelationshipProperty[Any],
 ) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
     """The link table's column of the relationship's own rows, and of the rows they link."""
@@ -224,17 +224,19 @@ class OwnedCrud(Generic[ModelT]):
     ) -> Paginated[RowData]:
         """A page of the visible rows; `include` names the references to embed."""
         query = self._listed(self._visible(), params)
-        return await paginate(self.session, query, params, self._reader(include))
+        read = partial(read_rows, self.session, model=self.model, include=include)
+        return await paginate(self.session, query, params, read)
 
     async def read(self, row_id: int, include: Sequence[str] = ()) -> RowData:
-        rows = await self._reader(include)(self._visible().where(self.model.id == row_id))
+        query = self._visible().where(self.model.id == row_id)
+        rows = await read_rows(self.session, query, self.model, include)
         if not rows:
             raise self._not_found()
         return rows[0]
 
     async def list(self, params: ListParams) -> Paginated[ModelT]:
         query = self._listed(self._visible_instances(), params)
-        return await paginate(self.session, query, params, self._instances)
+        return await paginate(self.session, query, params, self.session.scalars)
 
     async def get(self, row_id: int) -> ModelT:
         row = await self.session.scalar(self._visible_instances().where(self.model.id == row_id))
@@ -334,17 +336,6 @@ class OwnedCrud(Generic[ModelT]):
     def _visible_instances(self) -> Select[ModelT]:
         links = (selectinload(attribute) for attribute in link_attributes(self.model))
         return self._owned(select(self.model).options(*links), self.model)
-
-    def _reader(
-        self, include: Sequence[str]
-    ) -> Callable[[Select[Any]], Awaitable[Sequence[RowData]]]:
-        async def read(query: Select[Any]) -> Sequence[RowData]:
-            return await read_rows(self.session, query, self.model, include)
-
-        return read
-
-    async def _instances(self, query: Select[ModelT]) -> Sequence[ModelT]:
-        return (await self.session.scalars(query)).all()
 
     def _not_found(self) -> NotFoundError:
         return NotFoundError(f"{self.noun.capitalize()} not found")

@@ -1,4 +1,4 @@
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -43,9 +43,9 @@ async def paginate(
     session: AsyncSession,
     query: Select[Any],
     params: PageParams,
-    read: Callable[[Select[Any]], Awaitable[Sequence[RowT]]],
+    read: Callable[[Select[Any]], Awaitable[Iterable[RowT]]],
 ) -> Paginated[RowT]:
     """The page of `query`'s rows that `params` names, as `read` reads them, and their total."""
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = await read(query.limit(params.limit).offset(params.offset))
-    return Paginated(rows, total or 0, params.limit, params.offset)
+    return Paginated(list(rows), total or 0, params.limit, params.offset)

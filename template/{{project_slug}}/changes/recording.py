@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapper, object_session
 
-from ..crud import OwnedBase, many_to_many
+from ..crud import OwnedBase, link_columns, many_to_many
 from ..database import utc_now
 from ..users.model import User
 from .model import ChangeEvent
@@ -172,8 +172,7 @@ def _dependents(table: FromClause) -> tuple[tuple[Select[int], Table, Operation]
             if relation.mapper.local_table is not table:
                 continue
             # The link table's column naming `other`'s row, and the one naming `table`'s.
-            [(_, listing)] = relation.synchronize_pairs
-            [(_, listed)] = relation.secondary_synchronize_pairs or []
+            listing, listed = link_columns(relation)
             linking = select(listing).where(listed.in_(ids))
             dependents.append((linking, other, "update"))
     return tuple(dependents)

@@ -1,7 +1,4 @@
-from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,11 +24,7 @@ async def list_users(session: AsyncSession, params: UserListParams) -> Paginated
     query = select(User).order_by(User.id)
     if params.email:
         query = query.where(User.email.contains(params.email.lower(), autoescape=True))
-
-    async def read(page: Select[Any]) -> Sequence[User]:
-        return (await session.scalars(page)).all()
-
-    return await paginate(session, query, params, read)
+    return await paginate(session, query, params, session.scalars)
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:
