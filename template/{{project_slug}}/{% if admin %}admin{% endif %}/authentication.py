@@ -4,9 +4,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from ..auth.passwords import PasswordHasher
+from ..auth.passwords import get_password_hasher
 from ..auth.service import check_credentials
-from ..auth.throttle import LoginThrottle, client_address
+from ..auth.throttle import client_address, get_login_throttle
 from ..config import Settings
 from ..errors import NotAuthenticatedError
 from ..users.model import User
@@ -24,8 +24,6 @@ class SuperuserAuthentication(AuthenticationBackend):
     def __init__(
         self,
         settings: Settings,
-        hasher: PasswordHasher,
-        throttle: LoginThrottle,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         base_url: str,
@@ -38,8 +36,6 @@ class SuperuserAuthentication(AuthenticationBackend):
             same_site="lax",
             https_only=settings.environment != "development",
         )
-        self._hasher = hasher
-        self._throttle = throttle
         self._sessionmaker = sessionmaker
 
     async def login(self, request: Request) -> bool:
@@ -48,11 +44,12 @@ class SuperuserAuthentication(AuthenticationBackend):
         if not isinstance(email, str) or not isinstance(password, str):
             return False
         # The API's counts: failures here and at /auth/login add up. Too many answer 429.
-        address = client_address(request)
+        hasher = await get_password_hasher(request)
+        throttle = await get_login_throttle(request)
         try:
             async with self._sessionmaker() as session:
                 user = await check_credentials(
-                    session, self._hasher, self._throttle, email, password, address
+                    session, hasher, throttle, email, password, client_address(request)
                 )
         except NotAuthenticatedError:
             return False

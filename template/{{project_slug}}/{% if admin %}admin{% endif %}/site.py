@@ -24,13 +24,7 @@ def build_admin(app: FastAPI, settings: Settings, *, base_url: str) -> Admin:
         session_maker=sessionmaker,
         base_url=base_url,
         title=f"{settings.project_name} admin",
-        authentication_backend=SuperuserAuthentication(
-            settings,
-            app.state.password_hasher,
-            app.state.login_throttle,
-            sessionmaker,
-            base_url=base_url,
-        ),
+        authentication_backend=SuperuserAuthentication(settings, sessionmaker, base_url=base_url),
     )
     # The admin is a Starlette app of its own: sharing the API's state gives its requests the
     # same settings, database and password hasher through `request.app.state`.
