@@ -39,10 +39,11 @@ def attack(base_url: str, credentials: dict[str, str]) -> list[str]:
 
 
 def forged_tokens(client: httpx.Client, secret_key: str, admin: JSON) -> list[str]:
-    me = client.get("/users/me", headers=bearer(admin)).json()
+    # The subject as the project names it: the user's id and when the user was made.
+    issued = claims_of(admin["access_token"])
+    subject = {"sub": issued["sub"], "user_created": issued["user_created"]}
     now = int(time.time())
-    claims = {"sub": str(me["id"]), "type": "access", "jti": uuid.uuid4().hex, "iat": now}
-    claims["exp"] = now + 600
+    claims = {**subject, "type": "access", "jti": uuid.uuid4().hex, "iat": now, "exp": now + 600}
     genuine = jwt(claims, secret_key)
     assert client.get("/users/me", headers=header(genuine)).status_code == 200, "genuine"
 
@@ -55,6 +56,12 @@ def forged_tokens(client: httpx.Client, secret_key: str, admin: JSON) -> list[st
         "without a subject": jwt({k: v for k, v in claims.items() if k != "sub"}, secret_key),
         "of a user that does not exist": jwt({**claims, "sub": "2147483647"}, secret_key),
         "with a subject that is not a number": jwt({**claims, "sub": "1 OR 1=1"}, secret_key),
+        "of the user's id made at another time": jwt(
+            {**claims, "user_created": claims["user_created"] + 1}, secret_key
+        ),
+        "without when its user was made": jwt(
+            {k: v for k, v in claims.items() if k != "user_created"}, secret_key
+        ),
         "truncated": genuine[:-3],
     }
     for name, token in forged.items():
@@ -164,6 +171,14 @@ def jwt(claims: dict[str, Any], key: str, algorithm: str = "HS256") -> str:
     if algorithm != "none":
         signature = hmac.new(key.encode(), signing_input, digests[algorithm]).digest()
     return ".".join([*segments, base64url(signature)])
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """A token's claims, read without checking its signature."""
+    payload = token.split(".")[1]
+    padding = "=" * (-len(payload) % 4)
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + padding))
+    return claims
 
 
 def encode(part: dict[str, Any]) -> str:

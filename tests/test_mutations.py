@@ -148,6 +148,20 @@ MUTATIONS = [
         "test_auth.py",
     ),
     Mutation(
+        "a deleted user's token acts for a later user of the same id",
+        "auth/dependencies.py",
+        "if state is None or not claims.is_for_user_created_at(state.created_at):",
+        "if state is None:",
+        "test_auth.py",
+    ),
+    Mutation(
+        "a deleted superuser's admin session opens for a later one of the same id",
+        "admin/authentication.py",
+        "return same_user and _may_administer(user)",
+        "return _may_administer(user)",
+        "test_admin.py",
+    ),
+    Mutation(
         "a refresh token works twice",
         "auth/service.py",
         "        .values(revoked=True)\n        .returning(RefreshToken.user_id)",
@@ -298,15 +312,22 @@ MUTATIONS = [
     Mutation(
         "a socket outlives its user's deactivation",
         "changes/routes.py",
-        "_recheck(database, principal, settings.changes_recheck_seconds),\n",
+        "_recheck(database, claims, principal, settings.changes_recheck_seconds),\n",
         "",
         "test_changes.py",
     ),
     Mutation(
         "a socket keeps the rights its user lost",
         "changes/routes.py",
-        "if await _check_user(database, principal.id) != principal:",
-        "if await _check_user(database, principal.id) is None:",
+        "if await _check_user(database, claims) != principal:",
+        "if await _check_user(database, claims) is None:",
+        "test_changes.py",
+    ),
+    Mutation(
+        "a socket takes a deleted user's token for a later user's of the same id",
+        "changes/routes.py",
+        "if row is None or not claims.is_for_user_created_at(row.created_at):",
+        "if row is None:",
         "test_changes.py",
     ),
     Mutation(

@@ -10,7 +10,7 @@ from ..database import SessionDep
 from ..errors import NotAuthenticatedError, PermissionDeniedError
 from ..users.model import User
 from .principal import Principal, UserState, UserStates, UserStatesDep
-from .tokens import InvalidTokenError, decode_token
+from .tokens import InvalidTokenError, TokenClaims, decode_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", refreshUrl="/auth/refresh")
 
@@ -22,36 +22,39 @@ async def get_principal(
     states: UserStatesDep,
 ) -> Principal:
     try:
-        user_id = decode_token(settings, token, "access").user_id
+        claims = decode_token(settings, token, "access")
     except InvalidTokenError:
         raise NotAuthenticatedError("Invalid or expired access token") from None
-    return await principal_of(session, states, user_id)
+    return await principal_of(session, states, claims)
 
 
-async def principal_of(session: AsyncSession, states: UserStates, user_id: int) -> Principal:
+async def principal_of(session: AsyncSession, states: UserStates, claims: TokenClaims) -> Principal:
     """The user as a request acts for them: NotAuthenticatedError if gone, PermissionDeniedError
     if inactive. For HTTP routes and the live feed's sockets alike."""
-    state = states.get(user_id) or await _load_state(session, states, user_id)
-    return acting_as(user_id, state)
+    state = states.get(claims.user_id) or await _load_state(session, states, claims.user_id)
+    return acting_as(claims, state)
 
 
-def acting_as(user_id: int, state: UserState | None) -> Principal:
-    """The principal of a user in this state (None: the user is gone), or the error that
-    refuses them."""
-    if state is None:
+def acting_as(claims: TokenClaims, state: UserState | None) -> Principal:
+    """The principal of the user an access token names, in this state (None: no user has the
+    token's id), or the error that refuses them."""
+    if state is None or not claims.is_for_user_created_at(state.created_at):
+        # Gone, or another user now has their id.
         raise NotAuthenticatedError("Invalid or expired access token")
     if not state.is_active:
         raise PermissionDeniedError("User is inactive")
-    return Principal(id=user_id, is_superuser=state.is_superuser)
+    return Principal(id=claims.user_id, is_superuser=state.is_superuser)
 
 
 async def _load_state(session: AsyncSession, states: UserStates, user_id: int) -> UserState | None:
     generation = states.generation
-    query = select(User.is_active, User.is_superuser).where(User.id == user_id)
+    query = select(User.is_active, User.is_superuser, User.created_at).where(User.id == user_id)
     row = (await session.execute(query)).one_or_none()
     if row is None:
         return None
-    state = UserState(is_active=row.is_active, is_superuser=row.is_superuser)
+    state = UserState(
+        is_active=row.is_active, is_superuser=row.is_superuser, created_at=row.created_at
+    )
     states.keep(user_id, state, read_at_generation=generation)
     return state
 

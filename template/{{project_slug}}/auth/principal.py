@@ -1,5 +1,6 @@
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends
@@ -22,6 +23,8 @@ class UserState:
 
     is_active: bool
     is_superuser: bool
+    # Tells the user from a later one given the same id (auth/tokens.py).
+    created_at: datetime
 
 
 class UserStates:

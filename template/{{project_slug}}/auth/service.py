@@ -63,8 +63,8 @@ async def log_in(
 
 
 async def issue_token_pair(session: AsyncSession, settings: Settings, user: User) -> TokenPair:
-    access = issue_token(settings, user.id, "access")
-    refresh = issue_token(settings, user.id, "refresh")
+    access = issue_token(settings, user, "access")
+    refresh = issue_token(settings, user, "refresh")
     session.add(RefreshToken(jti=refresh.jti, user_id=user.id, expires_at=refresh.expires_at))
     await session.commit()
     return TokenPair(
@@ -225,7 +225,7 @@ def _link_mail(
 
 def _link_token(settings: Settings, user: User, token_type: TokenType, *, bound_to: str) -> str:
     """The token of a mailed link: it works only while `bound_to` is what it was at issue."""
-    return issue_token(settings, user.id, token_type, jti=_fingerprint(settings, bound_to)).token
+    return issue_token(settings, user, token_type, jti=_fingerprint(settings, bound_to)).token
 
 
 async def _holder_of_link_token(

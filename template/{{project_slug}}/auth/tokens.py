@@ -7,11 +7,14 @@ from jose import JWTError, jwt
 
 from ..config import Settings
 from ..database import utc_now
+from ..users.model import User
 
 TokenType = Literal["access", "refresh", "reset", "verify"]
 
 # Pinned: a token must never choose its own algorithm (no "none", no RS/HS confusion).
 ALGORITHM = "HS256"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class InvalidTokenError(Exception):
@@ -28,12 +31,24 @@ class IssuedToken:
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: int
+    # None in a refresh token issued before tokens carried it; an access token must.
+    user_created: int | None
     jti: str
     expires_at: datetime
 
+    def is_for_user_created_at(self, created_at: datetime) -> bool:
+        """Whether the token is the user's of its id who was made then, not an earlier one's."""
+        return self.user_created == created_stamp(created_at)
+
+
+def created_stamp(created_at: datetime) -> int:
+    """When a user was made, in whole microseconds: with their id it names them for good. An id
+    alone may name a later user once theirs is deleted: SQLite hands the highest id out again."""
+    return (created_at - EPOCH) // ONE_MICROSECOND
+
 
 def issue_token(
-    settings: Settings, user_id: int, token_type: TokenType, *, jti: str | None = None
+    settings: Settings, user: User, token_type: TokenType, *, jti: str | None = None
 ) -> IssuedToken:
     """A signed token of this type for the user; its id is `jti`, or a new random one."""
     issued_at = utc_now()
@@ -46,7 +61,8 @@ def issue_token(
     expires_at = issued_at + lifetime
     jti = jti or uuid.uuid4().hex
     claims = {
-        "sub": str(user_id),
+        "sub": str(user.id),
+        "user_created": created_stamp(user.created_at),
         "type": token_type,
         "jti": jti,
         "iat": int(issued_at.timestamp()),
@@ -63,9 +79,13 @@ def decode_token(settings: Settings, token: str, token_type: TokenType) -> Token
         raise InvalidTokenError(str(error)) from error
     if claims.get("type") != token_type:
         raise InvalidTokenError(f"expected a {token_type} token")
+    user_created = claims.get("user_created")
+    if user_created is None and token_type == "access":
+        raise InvalidTokenError("an access token must say when its user was made")
     try:
         return TokenClaims(
             user_id=int(claims["sub"]),
+            user_created=None if user_created is None else int(user_created),
             jti=str(claims["jti"]),
             expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
         )

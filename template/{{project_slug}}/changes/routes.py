@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from ..auth.dependencies import acting_as
 from ..auth.model import RefreshToken
 from ..auth.principal import Principal, UserState
-from ..auth.tokens import InvalidTokenError, decode_token
+from ..auth.tokens import InvalidTokenError, TokenClaims, decode_token
 from ..config import SettingsDep
 from ..database import Database, DatabaseDep, utc_now
 from ..errors import PermissionDeniedError
@@ -59,7 +59,7 @@ async def changes(
         except InvalidTokenError:
             reason = "Invalid or expired access token"
             raise SocketClosingError(CloseCode.NOT_AUTHENTICATED, reason) from None
-        principal = await _check_user(database, claims.user_id)
+        principal = await _check_user(database, claims)
         resources = frozenset(subscription.resources or FEED_RESOURCES)
         async with feed.subscribe(principal, resources) as (subscriber, position):
             await _catch_up(websocket, feed, subscriber, subscription.cursor, position)
@@ -67,7 +67,7 @@ async def changes(
                 _forward(websocket, subscriber),
                 _until_the_client_leaves(websocket),
                 _until(claims.expires_at.timestamp()),
-                _recheck(database, principal, settings.changes_recheck_seconds),
+                _recheck(database, claims, principal, settings.changes_recheck_seconds),
             )
     except SocketClosingError as closing:
         await _close(websocket, closing.code, closing.reason)
@@ -110,24 +110,24 @@ async def _receive_subscription(websocket: WebSocket) -> Subscription:
         raise SocketClosingError(CloseCode.BAD_SUBSCRIPTION, f"{where}: {first['msg']}") from None
 
 
-async def _check_user(database: Database, user_id: int) -> Principal:
-    """The user as they are now, refused unless active and logged in.
+async def _check_user(database: Database, claims: TokenClaims) -> Principal:
+    """The user the access token names as they are now, refused unless active and logged in.
 
     One statement reads the user and their sessions, past the kept user states: a deactivation
     ends every session in the same commit, and must be told as a deactivation.
     """
     logged_in = exists().where(
-        RefreshToken.user_id == user_id,
+        RefreshToken.user_id == claims.user_id,
         RefreshToken.revoked.is_(False),
         RefreshToken.expires_at > utc_now(),
     )
-    query = select(User.is_active, User.is_superuser, logged_in.label("logged_in"))
+    query = select(User.is_active, User.is_superuser, User.created_at, logged_in.label("logged_in"))
     async with database.read_sessionmaker() as session:
-        row = (await session.execute(query.where(User.id == user_id))).one_or_none()
-    if row is None:
+        row = (await session.execute(query.where(User.id == claims.user_id))).one_or_none()
+    if row is None or not claims.is_for_user_created_at(row.created_at):
         raise SocketClosingError(CloseCode.FORBIDDEN, "The user no longer exists")
     try:
-        principal = acting_as(user_id, UserState(row.is_active, row.is_superuser))
+        principal = acting_as(claims, UserState(row.is_active, row.is_superuser, row.created_at))
     except PermissionDeniedError as error:
         raise SocketClosingError(CloseCode.FORBIDDEN, str(error)) from None
     if not row.logged_in:
@@ -185,9 +185,11 @@ async def _until(expires_at: float) -> None:
     raise SocketClosingError(CloseCode.NOT_AUTHENTICATED, "The access token expired; reconnect")
 
 
-async def _recheck(database: Database, principal: Principal, seconds: float) -> None:
+async def _recheck(
+    database: Database, claims: TokenClaims, principal: Principal, seconds: float
+) -> None:
     while True:
         await asyncio.sleep(seconds)
-        if await _check_user(database, principal.id) != principal:
+        if await _check_user(database, claims) != principal:
             reason = "The user's permissions changed; reconnect"
             raise SocketClosingError(CloseCode.FORBIDDEN, reason)

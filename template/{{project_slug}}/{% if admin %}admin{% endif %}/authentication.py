@@ -7,11 +7,14 @@ from starlette.responses import RedirectResponse
 from ..auth.passwords import get_password_hasher
 from ..auth.service import check_credentials
 from ..auth.throttle import client_address, get_login_throttle
+from ..auth.tokens import created_stamp
 from ..config import Settings
 from ..errors import NotAuthenticatedError
 from ..users.model import User
 
 SESSION_USER_ID = "user_id"
+# With the id, tells the user from a later one given the same id (auth/tokens.py).
+SESSION_USER_CREATED = "user_created"
 
 
 class SuperuserAuthentication(AuthenticationBackend):
@@ -58,6 +61,7 @@ class SuperuserAuthentication(AuthenticationBackend):
             return False
         request.session.clear()
         request.session[SESSION_USER_ID] = user.id
+        request.session[SESSION_USER_CREATED] = created_stamp(user.created_at)
         return True
 
     async def logout(self, request: Request) -> RedirectResponse:
@@ -70,7 +74,10 @@ class SuperuserAuthentication(AuthenticationBackend):
             return False
         async with self._sessionmaker() as session:
             user = await session.get(User, user_id)
-        return user is not None and _may_administer(user)
+        if user is None:
+            return False
+        same_user = request.session.get(SESSION_USER_CREATED) == created_stamp(user.created_at)
+        return same_user and _may_administer(user)
 
     async def get_user_id(self, request: Request) -> int | None:
         """The logged-in user's id; views read it with sqladmin's `get_current_user_id`."""
