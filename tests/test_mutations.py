@@ -150,9 +150,18 @@ MUTATIONS = [
     Mutation(
         "a deleted user's token acts for a later user of the same id",
         "auth/dependencies.py",
-        "if state is None or not claims.is_for_user_created_at(state.created_at):",
-        "if state is None:",
+        "    if state is None or not claims.is_for_user_created_at(state.created_at):\n"
+        "        # Gone",
+        "    if state is None:\n        # Gone",
         "test_auth.py",
+    ),
+    Mutation(
+        "a worker takes a deleted user's kept state for a later user's of the same id",
+        "auth/dependencies.py",
+        "    if state is None or not claims.is_for_user_created_at(state.created_at):\n"
+        "        # Not kept",
+        "    if state is None:\n        # Not kept",
+        "test_user_states.py",
     ),
     Mutation(
         "a deleted superuser's admin session opens for a later one of the same id",

@@ -31,7 +31,10 @@ async def get_principal(
 async def principal_of(session: AsyncSession, states: UserStates, claims: TokenClaims) -> Principal:
     """The user as a request acts for them: NotAuthenticatedError if gone, PermissionDeniedError
     if inactive. For HTTP routes and the live feed's sockets alike."""
-    state = states.get(claims.user_id) or await _load_state(session, states, claims.user_id)
+    state = states.get(claims.user_id)
+    if state is None or not claims.is_for_user_created_at(state.created_at):
+        # Not kept, or kept of an earlier user of the id, deleted through another worker.
+        state = await _load_state(session, states, claims.user_id)
     return acting_as(claims, state)
 
 
