@@ -340,6 +340,13 @@ MUTATIONS = [
         "test_changes.py",
     ),
     Mutation(
+        "a client is sent another user's row that took an id of theirs",
+        "changes/feed.py",
+        'if row is None or row["owner_id"] != event.owner_id:',
+        "if row is None:",
+        "test_changes.py",
+    ),
+    Mutation(
         "a reconnecting client misses what it missed",
         "changes/routes.py",
         "            await websocket.send_text(message)\n    await websocket.send_json",

@@ -276,7 +276,8 @@ def _events() -> Select[int, str, str, int, int]:
 async def _messages(session: AsyncSession, events: Sequence[Event]) -> list[tuple[Event, str]]:
     """Each event as the JSON message a client receives, with its row read once for all.
 
-    A row gone since its create or update is left out: its delete follows.
+    A row gone since its create or update is left out: its delete follows. So is a row whose
+    owner is not the event's: on SQLite a deleted row's id goes to the next row made.
     """
     wanted: defaultdict[str, set[int]] = defaultdict(set)
     for event in events:
@@ -298,10 +299,11 @@ async def _messages(session: AsyncSession, events: Sequence[Event]) -> list[tupl
         }
         if event.operation == "delete":
             message["id"] = event.row_id
-        elif event.row_id in rows[event.resource]:
-            message["row"] = rows[event.resource][event.row_id]
         else:
-            continue
+            row = rows[event.resource].get(event.row_id)
+            if row is None or row["owner_id"] != event.owner_id:
+                continue
+            message["row"] = row
         messages.append((event, json.dumps(message, separators=(",", ":"))))
     return messages
 
