@@ -19,7 +19,7 @@ from ..auth.principal import Principal, UserState
 from ..auth.tokens import InvalidTokenError, TokenClaims, decode_token
 from ..config import SettingsDep
 from ..database import Database, DatabaseDep, utc_now
-from ..errors import PermissionDeniedError
+from ..errors import NotAuthenticatedError, PermissionDeniedError
 from ..users.model import User
 from .feed import ChangeFeed, Subscriber, TooManySocketsError, get_change_feed
 from .resources import FEED_RESOURCES
@@ -30,6 +30,7 @@ SUBSCRIBE_TIMEOUT_SECONDS = 10.0
 MAX_SUBSCRIPTION_CHARACTERS = 16_384
 # RFC 6455 caps a close reason at 123 bytes.
 MAX_REASON_BYTES = 123
+USER_GONE = "The user no longer exists"
 
 router = APIRouter()
 ChangeFeedDep = Annotated[ChangeFeed, Depends(get_change_feed)]
@@ -124,10 +125,13 @@ async def _check_user(database: Database, claims: TokenClaims) -> Principal:
     query = select(User.is_active, User.is_superuser, User.created_at, logged_in.label("logged_in"))
     async with database.read_sessionmaker() as session:
         row = (await session.execute(query.where(User.id == claims.user_id))).one_or_none()
-    if row is None or not claims.is_for_user_created_at(row.created_at):
-        raise SocketClosingError(CloseCode.FORBIDDEN, "The user no longer exists")
+    if row is None:
+        raise SocketClosingError(CloseCode.FORBIDDEN, USER_GONE)
     try:
         principal = acting_as(claims, UserState(row.is_active, row.is_superuser, row.created_at))
+    except NotAuthenticatedError:
+        # Another user now has the id.
+        raise SocketClosingError(CloseCode.FORBIDDEN, USER_GONE) from None
     except PermissionDeniedError as error:
         raise SocketClosingError(CloseCode.FORBIDDEN, str(error)) from None
     if not row.logged_in:
