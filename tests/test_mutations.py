@@ -291,6 +291,20 @@ MUTATIONS = [
         "test_migrations.py",
     ),
     Mutation(
+        "a model's AUTOINCREMENT not compared with the database's",
+        "revisions/history.py",
+        "            if wanted != bool(AUTOINCREMENT.search(created[table.name])):",
+        "            if False:",
+        "test_migrations.py",
+    ),
+    Mutation(
+        "users' ids given again on SQLite",
+        "users/model.py",
+        '    __table_args__ = ({"sqlite_autoincrement": True},)\n',
+        "",
+        "test_migrations.py",
+    ),
+    Mutation(
         "foreign keys stay off after migrating",
         "revisions/history.py",
         '        _set_foreign_keys(connection, "ON")\n',

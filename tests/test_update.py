@@ -98,6 +98,7 @@ def test_update_from_release_keeps_user_work(
     project.run("alembic", "upgrade", "head", env=sqlite_env(database))
     project.run("alembic", "check", env=sqlite_env(database))
     assert count_rows(database) == {"users": 1, "books": 2, "categories": 1}
+    assert tables_giving_ids_again(database) == []
     project.run("ruff", "check", ".")
     project.run("ruff", "format", "--check", ".")
     project.run("mypy", ".")
@@ -190,6 +191,26 @@ def count_rows(database: Path) -> dict[str, int]:
             table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("users", "books", "categories")
         }
+
+
+def tables_giving_ids_again(database: Path) -> list[str]:
+    """Of the tables with rows, those that give the id of a deleted last row to the next row made
+    (SQLite without AUTOINCREMENT). Each last row is made again, under a new id or the same."""
+    giving = []
+    with sqlite3.connect(database) as connection:
+        for table in ("users", "books", "categories"):
+            (last,) = connection.execute(f"SELECT max(id) FROM {table}").fetchone()
+            connection.execute(
+                f"CREATE TEMP TABLE made_again AS SELECT * FROM {table} WHERE id = ?", (last,)
+            )
+            connection.execute(f"DELETE FROM {table} WHERE id = ?", (last,))
+            connection.execute("UPDATE made_again SET id = NULL")
+            connection.execute(f"INSERT INTO {table} SELECT * FROM made_again")
+            connection.execute("DROP TABLE made_again")
+            (now,) = connection.execute(f"SELECT max(id) FROM {table}").fetchone()
+            if now == last:
+                giving.append(table)
+    return giving
 
 
 def test_rendering_is_deterministic_outside_env(template_repo: Path, tmp_path: Path) -> None:

@@ -11,12 +11,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from alembic import command
-from alembic.autogenerate import comparators, compare_metadata
+from alembic.autogenerate import comparators, compare_metadata, renderers
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations import ops
 from alembic.script import ScriptDirectory
+from alembic.util import DispatchPriority
 from sqlalchemy import CheckConstraint, Connection, Table
 from sqlalchemy.types import TypeDecorator
 
@@ -26,6 +27,8 @@ from ..features import METADATA
 ALEMBIC_INI = "alembic.ini"
 # A check's quoted strings and numbers (not the digits of a name).
 CHECK_LITERAL = re.compile(r"'((?:[^']|'')*)'|(?<![\w.])(-?\d+(?:\.\d+)?)")
+# How SQLite's CREATE TABLE text says that the table never gives an id twice.
+AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
 
 
 def context_options(connection: Connection) -> dict[str, Any]:
@@ -93,6 +96,85 @@ def _compare_check_values(
             old = CheckConstraint(old_sql, name=check.name, table=database_table)
             table_ops.ops.append(ops.DropConstraintOp.from_constraint(old))
             table_ops.ops.append(ops.AddConstraintOp.from_constraint(check))
+
+
+class SetAutoincrementOp(ops.MigrateOperation):
+    """Copy SQLite tables to make them AUTOINCREMENT or not, which no ALTER TABLE changes.
+
+    Without it SQLite gives the id of a deleted last row to the next row made; whatever still
+    names the old row by its id (a token, a client's cache) then names the new one.
+    """
+
+    def __init__(self, table_names: tuple[str, ...], autoincrement: bool) -> None:
+        self.table_names = table_names
+        self.autoincrement = autoincrement
+
+    def reverse(self) -> "SetAutoincrementOp":
+        return SetAutoincrementOp(self.table_names, not self.autoincrement)
+
+    def to_diff_tuple(self) -> tuple[str, tuple[str, ...], bool]:
+        return ("set_sqlite_autoincrement", self.table_names, self.autoincrement)
+
+
+def is_autoincrement(table: Table) -> bool:
+    return bool(table.dialect_options["sqlite"]["autoincrement"])
+
+
+@comparators.dispatch_for("schema", qualifier="sqlite", priority=DispatchPriority.LAST)
+def _compare_autoincrement(
+    context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: set[str | None]
+) -> None:
+    """Tables whose AUTOINCREMENT is not the models': Alembic compares no table options."""
+    if context.connection is None:
+        return
+    rows = context.connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
+    )
+    created: dict[str, str] = {row.name: row.sql for row in rows}
+    differing: dict[bool, list[str]] = {True: [], False: []}
+    for table in context.sorted_tables:
+        if table.name in created:
+            wanted = is_autoincrement(table)
+            if wanted != bool(AUTOINCREMENT.search(created[table.name])):
+                differing[wanted].append(table.name)
+    for autoincrement, table_names in differing.items():
+        if table_names:
+            upgrade_ops.ops.append(SetAutoincrementOp(tuple(table_names), autoincrement))
+
+
+@renderers.dispatch_for(SetAutoincrementOp)
+def _render_set_autoincrement(context: AutogenContext, op: SetAutoincrementOp) -> str:
+    table_kwargs = f'{{"sqlite_autoincrement": {op.autoincrement}}}'
+    return (
+        "# SQLite copies a table to change its AUTOINCREMENT; PostgreSQL never gives an id twice.\n"
+        'if op.get_bind().dialect.name == "sqlite":\n'
+        f"    for table in {op.table_names!r}:\n"
+        "        with op.batch_alter_table(\n"
+        f'            table, recreate="always", table_kwargs={table_kwargs}\n'
+        "        ):\n"
+        "            pass"
+    )
+
+
+_render_modify_table = renderers.dispatch(ops.ModifyTableOps)
+
+
+@renderers.dispatch_for(ops.ModifyTableOps, replace=True)
+def _render_modify_table_keeping_autoincrement(
+    context: AutogenContext, op: ops.ModifyTableOps
+) -> list[str]:
+    """Alembic's rendering, whose batch keeps a table AUTOINCREMENT if SQLite copies it.
+
+    Alembic copies the table it reflects, and SQLAlchemy does not reflect AUTOINCREMENT.
+    """
+    lines: list[str] = _render_modify_table(context, op)
+    tables = {table.name: table for table in context.sorted_tables}
+    table = tables.get(op.table_name)
+    batch = f"with op.batch_alter_table({op.table_name!r}, schema={op.schema!r})"
+    if lines and lines[0].startswith(batch) and table is not None and is_autoincrement(table):
+        kept = f'{batch[:-1]}, table_kwargs={{"sqlite_autoincrement": True}})'
+        lines[0] = kept + lines[0][len(batch) :]
+    return lines
 
 
 @contextmanager

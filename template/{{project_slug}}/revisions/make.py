@@ -27,7 +27,13 @@ from sqlalchemy.types import TypeDecorator
 
 from ..config import Settings
 from ..database import create_engine
-from .history import alembic_config, context_options, head_revisions, upgrade
+from .history import (
+    SetAutoincrementOp,
+    alembic_config,
+    context_options,
+    head_revisions,
+    upgrade,
+)
 from .scratch import scratch_database
 
 Ask = Callable[[str], str]
@@ -470,6 +476,9 @@ def describe(planned: list[ops.MigrateOperation]) -> str:
             parts.append(f"drop {op.table_name}")
         elif isinstance(op, ops.RenameTableOp):
             parts.append(f"rename {op.table_name} to {op.new_table_name}")
+        elif isinstance(op, SetAutoincrementOp):
+            negation = "" if op.autoincrement else "not "
+            parts.append(f"make {', '.join(op.table_names)} {negation}AUTOINCREMENT")
         elif isinstance(op, ops.ModifyTableOps):
             for inner in op.ops:
                 if isinstance(inner, ops.AddColumnOp):

@@ -8,6 +8,8 @@ from ..database import Base, UTCDateTime, utc_now
 
 class User(Base):
     __tablename__ = "users"
+    # SQLite would otherwise give a deleted last user's id to the next user made.
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
