@@ -144,19 +144,20 @@ def _compare_autoincrement(
 
 @renderers.dispatch_for(SetAutoincrementOp)
 def _render_set_autoincrement(context: AutogenContext, op: SetAutoincrementOp) -> str:
-    table_kwargs = f'{{"sqlite_autoincrement": {op.autoincrement}}}'
+    table_kwargs = {"sqlite_autoincrement": op.autoincrement}
     return (
         "# SQLite copies a table to change its AUTOINCREMENT; PostgreSQL never gives an id twice.\n"
         'if op.get_bind().dialect.name == "sqlite":\n'
         f"    for table in {op.table_names!r}:\n"
         "        with op.batch_alter_table(\n"
-        f'            table, recreate="always", table_kwargs={table_kwargs}\n'
+        f'            table, recreate="always", table_kwargs={table_kwargs!r}\n'
         "        ):\n"
         "            pass"
     )
 
 
 _render_modify_table = renderers.dispatch(ops.ModifyTableOps)
+KEPT_AUTOINCREMENT = {"sqlite_autoincrement": True}
 
 
 @renderers.dispatch_for(ops.ModifyTableOps, replace=True)
@@ -172,7 +173,7 @@ def _render_modify_table_keeping_autoincrement(
     table = tables.get(op.table_name)
     batch = f"with op.batch_alter_table({op.table_name!r}, schema={op.schema!r})"
     if lines and lines[0].startswith(batch) and table is not None and is_autoincrement(table):
-        kept = f'{batch[:-1]}, table_kwargs={{"sqlite_autoincrement": True}})'
+        kept = f"{batch[:-1]}, table_kwargs={KEPT_AUTOINCREMENT!r})"
         lines[0] = kept + lines[0][len(batch) :]
     return lines
 
