@@ -120,7 +120,7 @@ def is_autoincrement(table: Table) -> bool:
     return bool(table.dialect_options["sqlite"]["autoincrement"])
 
 
-@comparators.dispatch_for("schema", qualifier="sqlite", priority=DispatchPriority.LAST)
+@comparators.dispatch_for("schema", qualifier="sqlite", priority=DispatchPriority.FIRST)
 def _compare_autoincrement(
     context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: set[str | None]
 ) -> None:
