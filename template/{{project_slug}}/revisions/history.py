@@ -29,6 +29,7 @@ ALEMBIC_INI = "alembic.ini"
 CHECK_LITERAL = re.compile(r"'((?:[^']|'')*)'|(?<![\w.])(-?\d+(?:\.\d+)?)")
 # How SQLite's CREATE TABLE text says that the table never gives an id twice.
 AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
+KEPT_AUTOINCREMENT = {"sqlite_autoincrement": True}
 
 
 def context_options(connection: Connection) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class SetAutoincrementOp(ops.MigrateOperation):
         return ("set_sqlite_autoincrement", self.table_names, self.autoincrement)
 
 
-def is_autoincrement(table: Table) -> bool:
+def _is_autoincrement(table: Table) -> bool:
     return bool(table.dialect_options["sqlite"]["autoincrement"])
 
 
@@ -134,7 +135,7 @@ def _compare_autoincrement(
     differing: dict[bool, list[str]] = {True: [], False: []}
     for table in context.sorted_tables:
         if table.name in created:
-            wanted = is_autoincrement(table)
+            wanted = _is_autoincrement(table)
             if wanted != bool(AUTOINCREMENT.search(created[table.name])):
                 differing[wanted].append(table.name)
     for autoincrement, table_names in differing.items():
@@ -157,7 +158,6 @@ def _render_set_autoincrement(context: AutogenContext, op: SetAutoincrementOp) -
 
 
 _render_modify_table = renderers.dispatch(ops.ModifyTableOps)
-KEPT_AUTOINCREMENT = {"sqlite_autoincrement": True}
 
 
 @renderers.dispatch_for(ops.ModifyTableOps, replace=True)
@@ -169,10 +169,9 @@ def _render_modify_table_keeping_autoincrement(
     Alembic copies the table it reflects, and SQLAlchemy does not reflect AUTOINCREMENT.
     """
     lines: list[str] = _render_modify_table(context, op)
-    tables = {table.name: table for table in context.sorted_tables}
-    table = tables.get(op.table_name)
+    table = context.table_key_to_table.get(op.table_name)
     batch = f"with op.batch_alter_table({op.table_name!r}, schema={op.schema!r})"
-    if lines and lines[0].startswith(batch) and table is not None and is_autoincrement(table):
+    if lines and lines[0].startswith(batch) and table is not None and _is_autoincrement(table):
         kept = f"{batch[:-1]}, table_kwargs={KEPT_AUTOINCREMENT!r})"
         lines[0] = kept + lines[0][len(batch) :]
     return lines
