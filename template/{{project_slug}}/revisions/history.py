@@ -29,7 +29,6 @@ ALEMBIC_INI = "alembic.ini"
 CHECK_LITERAL = re.compile(r"'((?:[^']|'')*)'|(?<![\w.])(-?\d+(?:\.\d+)?)")
 # How SQLite's CREATE TABLE text says that the table never gives an id twice.
 AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
-KEPT_AUTOINCREMENT = {"sqlite_autoincrement": True}
 
 
 def context_options(connection: Connection) -> dict[str, Any]:
@@ -121,6 +120,14 @@ def _is_autoincrement(table: Table) -> bool:
     return bool(table.dialect_options["sqlite"]["autoincrement"])
 
 
+def kept_table_kwargs(table: Table | None) -> dict[str, bool]:
+    """What a batch passes to keep the model's table AUTOINCREMENT if SQLite copies it.
+
+    Alembic copies the table it reflects, and SQLAlchemy does not reflect AUTOINCREMENT.
+    """
+    return {"sqlite_autoincrement": True} if table is not None and _is_autoincrement(table) else {}
+
+
 @comparators.dispatch_for("schema", qualifier="sqlite", priority=DispatchPriority.FIRST)
 def _compare_autoincrement(
     context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: set[str | None]
@@ -128,10 +135,7 @@ def _compare_autoincrement(
     """Tables whose AUTOINCREMENT is not the models': Alembic compares no table options."""
     if context.connection is None:
         return
-    rows = context.connection.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'table'"
-    )
-    created: dict[str, str] = {row.name: row.sql for row in rows}
+    created = _created_tables(context.connection)
     differing: dict[bool, list[str]] = {True: [], False: []}
     for table in context.sorted_tables:
         if table.name in created:
@@ -141,6 +145,12 @@ def _compare_autoincrement(
     for autoincrement, table_names in differing.items():
         if table_names:
             upgrade_ops.ops.append(SetAutoincrementOp(tuple(table_names), autoincrement))
+
+
+def _created_tables(connection: Connection) -> dict[str, str]:
+    """Each SQLite table's name and the CREATE TABLE text it was made with."""
+    rows = connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+    return {row.name: row.sql for row in rows}
 
 
 @renderers.dispatch_for(SetAutoincrementOp)
@@ -164,16 +174,12 @@ _render_modify_table = renderers.dispatch(ops.ModifyTableOps)
 def _render_modify_table_keeping_autoincrement(
     context: AutogenContext, op: ops.ModifyTableOps
 ) -> list[str]:
-    """Alembic's rendering, whose batch keeps a table AUTOINCREMENT if SQLite copies it.
-
-    Alembic copies the table it reflects, and SQLAlchemy does not reflect AUTOINCREMENT.
-    """
+    """Alembic's rendering, whose batch keeps a table AUTOINCREMENT if SQLite copies it."""
     lines: list[str] = _render_modify_table(context, op)
-    table = context.table_key_to_table.get(op.table_name)
+    kept = kept_table_kwargs(context.table_key_to_table.get(op.table_name))
     batch = f"with op.batch_alter_table({op.table_name!r}, schema={op.schema!r})"
-    if lines and lines[0].startswith(batch) and table is not None and _is_autoincrement(table):
-        kept = f"{batch[:-1]}, table_kwargs={KEPT_AUTOINCREMENT!r})"
-        lines[0] = kept + lines[0][len(batch) :]
+    if lines and lines[0].startswith(batch) and kept:
+        lines[0] = f"{batch[:-1]}, table_kwargs={kept!r})" + lines[0][len(batch) :]
     return lines
 
 
@@ -207,6 +213,36 @@ def _set_foreign_keys(connection: Connection, state: Literal["ON", "OFF"]) -> in
     finally:
         cursor.close()
     return int(row[0]) if row else 0
+
+
+@contextmanager
+def id_counts_kept(connection: Connection) -> Iterator[None]:
+    """On SQLite, keep what each AUTOINCREMENT table has counted to through the migrations.
+
+    SQLite alters a table by copying it, and the copy counts on from the highest id left: the id
+    of a deleted last row would be given once more. Each count is set back to what it was.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    counted = _id_counts(connection, _created_tables(connection))
+    yield
+    tables = _created_tables(connection)
+    counts = _id_counts(connection, tables)
+    for table, count in counted.items():
+        if AUTOINCREMENT.search(tables.get(table, "")) and counts.get(table, 0) < count:
+            connection.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
+            connection.exec_driver_sql(
+                "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, count)
+            )
+
+
+def _id_counts(connection: Connection, tables: dict[str, str]) -> dict[str, int]:
+    """The highest id each SQLite AUTOINCREMENT table has given (sqlite_sequence), by table."""
+    if "sqlite_sequence" not in tables:
+        return {}
+    rows = connection.exec_driver_sql("SELECT name, seq FROM sqlite_sequence")
+    return {row.name: row.seq for row in rows}
 
 
 def check_foreign_keys(connection: Connection) -> None:

@@ -27,11 +27,13 @@ from sqlalchemy.types import TypeDecorator
 
 from ..config import Settings
 from ..database import create_engine
+from ..features import METADATA
 from .history import (
     SetAutoincrementOp,
     alembic_config,
     context_options,
     head_revisions,
+    kept_table_kwargs,
     upgrade,
 )
 from .scratch import scratch_database
@@ -224,7 +226,9 @@ class _Planner:
             columns = {info["name"] for info in inspect(connection).get_columns(table)}
             if column not in columns:
                 raise SchemaChangeError(f"--rename {old}={new}: table {table} has no {column}")
-            with operations.batch_alter_table(table) as batch:
+            # As the revision's own batch will: SQLite copies the table to rename a column.
+            kept = kept_table_kwargs(METADATA.tables.get(table))
+            with operations.batch_alter_table(table, table_kwargs=kept) as batch:
                 batch.alter_column(column, new_column_name=new)
             self.rename_ops.append(
                 ops.ModifyTableOps(table, [ops.AlterColumnOp(table, column, modify_name=new)])
