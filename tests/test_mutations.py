@@ -333,6 +333,20 @@ MUTATIONS = [
         "test_changes.py",
     ),
     Mutation(
+        "the feed waits for its next look after the app's own commits",
+        "changes/feed.py",
+        "        if record.info.pop(RECORDED, False) and self._task is not None:",
+        "        if False:",
+        "test_changes.py",
+    ),
+    Mutation(
+        "the feed never looks for other processes' events on SQLite",
+        "changes/feed.py",
+        "            seconds = self._settings.changes_sqlite_poll_seconds",
+        "            seconds = PRUNE_EVERY_SECONDS",
+        "test_changes.py",
+    ),
+    Mutation(
         "the feed ignores the resources asked for",
         "changes/feed.py",
         "return mine and event.resource in self.resources",

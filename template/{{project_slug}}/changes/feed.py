@@ -2,9 +2,10 @@
 to the sockets that may see it (changes/routes.py).
 
 PostgreSQL wakes every process of every instance at each commit (NOTIFY, heard on a connection
-of the feed's own). SQLite has no such thing: the feed looks for new events every
-SQLITE_POLL_SECONDS, which also serves other processes that write to the same file. Events
-older than CHANGES_RETENTION_MINUTES are deleted here, the newest always kept.
+of the feed's own). SQLite has no such thing: the feed looks for new events as soon as its own
+process commits some, and every CHANGES_SQLITE_POLL_SECONDS for those that other processes
+write to the same file. Events older than CHANGES_RETENTION_MINUTES are deleted here, the newest
+always kept.
 """
 
 import asyncio
@@ -20,22 +21,23 @@ from typing import Any
 
 from fastapi.requests import HTTPConnection
 from sqlalchemy import Row, Select, delete, func, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.event import listen
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from ..auth.principal import Principal
 from ..config import Settings
 from ..database import Database, utc_now
 from .model import ChangeEvent
-from .recording import NOTIFY_CHANNEL
+from .recording import NOTIFY_CHANNEL, RECORDED
 from .resources import FEED_RESOURCES
 
 logger = logging.getLogger(__name__)
 
 # Events read at once, and the most a reconnecting client is sent per query.
 BATCH_SIZE = 500
-SQLITE_POLL_SECONDS = 0.1
 # On PostgreSQL, only for what a lost listening connection missed until it reconnected.
 POSTGRES_POLL_SECONDS = 5.0
 PRUNE_EVERY_SECONDS = 60.0
@@ -85,6 +87,15 @@ class ChangeFeed:
             self._listening_engine = create_async_engine(database.engine.url, poolclass=NullPool)
         self._listener: AsyncConnection | None = None
         self._driver: Any = None
+        if not self._postgres:
+            listen(database.engine.sync_engine.pool, "checkin", self._checked_in)
+
+    def _checked_in(self, _: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        """Wake the feed when a connection that recorded events comes back to the pool, its
+        transaction over (had it rolled back, the feed reads nothing new)."""
+        if record.info.pop(RECORDED, False) and self._task is not None:
+            # From the event loop's thread, unless the pool collects a connection left open.
+            self._task.get_loop().call_soon_threadsafe(self._wake.set)
 
     def start(self) -> None:
         if self._task is None:
@@ -187,7 +198,7 @@ class ChangeFeed:
         elif self._postgres:
             seconds = POSTGRES_POLL_SECONDS
         else:
-            seconds = SQLITE_POLL_SECONDS
+            seconds = self._settings.changes_sqlite_poll_seconds
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()

@@ -34,6 +34,8 @@ from .model import ChangeEvent
 Operation = Literal["create", "update", "delete"]
 
 NOTIFY_CHANNEL = "change_events"
+# Marks a connection whose transaction recorded events, for the feed of its process.
+RECORDED = "change_events_recorded"
 # Any fixed number, the same in every process: the lock's one key.
 RECORDING_LOCK = 7_264_139
 COLUMNS = ["resource", "operation", "row_id", "owner_id", "created_at"]
@@ -47,6 +49,7 @@ def _record(connection: Connection, events: Select[Any], values: dict[str, Any])
     """Insert the events `events` selects with `values` bound, in its order (one row per
     event, as COLUMNS)."""
     connection.execute(_recording(events, connection.dialect.name), values)
+    connection.info[RECORDED] = True
 
 
 @cache
