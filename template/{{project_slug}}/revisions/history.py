@@ -18,7 +18,8 @@ from alembic.migration import MigrationContext
 from alembic.operations import ops
 from alembic.script import ScriptDirectory
 from alembic.util import DispatchPriority
-from sqlalchemy import CheckConstraint, Connection, Table
+from sqlalchemy import CheckConstraint, Connection, Dialect, Table
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.types import TypeDecorator
 
 from ..features import METADATA
@@ -27,8 +28,11 @@ from ..features import METADATA
 ALEMBIC_INI = "alembic.ini"
 # A check's quoted strings and numbers (not the digits of a name).
 CHECK_LITERAL = re.compile(r"'((?:[^']|'')*)'|(?<![\w.])(-?\d+(?:\.\d+)?)")
-# How SQLite's CREATE TABLE text says that the table never gives an id twice.
-AUTOINCREMENT = re.compile(r"\bAUTOINCREMENT\b", re.IGNORECASE)
+# How SQLite's CREATE TABLE text says that the table never gives an id twice: after the key of
+# its one INTEGER column, the only place where the keyword may stand.
+AUTOINCREMENT = re.compile(
+    r"\bPRIMARY\s+KEY(\s+(ASC|DESC))?(\s+ON\s+CONFLICT\s+\w+)?\s+AUTOINCREMENT\b", re.IGNORECASE
+)
 
 
 def context_options(connection: Connection) -> dict[str, Any]:
@@ -139,12 +143,18 @@ def _compare_autoincrement(
     differing: dict[bool, list[str]] = {True: [], False: []}
     for table in context.sorted_tables:
         if table.name in created:
-            wanted = _is_autoincrement(table)
+            wanted = _creates_autoincrement(table, context.connection.dialect)
             if wanted != bool(AUTOINCREMENT.search(created[table.name])):
                 differing[wanted].append(table.name)
     for autoincrement, table_names in differing.items():
         if table_names:
             upgrade_ops.ops.append(SetAutoincrementOp(tuple(table_names), autoincrement))
+
+
+def _creates_autoincrement(table: Table, dialect: Dialect) -> bool:
+    """Whether SQLite makes the model's table AUTOINCREMENT: the option does nothing on a key
+    other than one INTEGER column."""
+    return bool(AUTOINCREMENT.search(str(CreateTable(table).compile(dialect=dialect))))
 
 
 def _created_tables(connection: Connection) -> dict[str, str]:
