@@ -93,9 +93,11 @@ class ChangeFeed:
     def _checked_in(self, _: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         """Wake the feed when a connection that recorded events comes back to the pool, its
         transaction over (had it rolled back, the feed reads nothing new)."""
-        if record.info.pop(RECORDED, False) and self._task is not None:
-            # From the event loop's thread, unless the pool collects a connection left open.
-            self._task.get_loop().call_soon_threadsafe(self._wake.set)
+        recorded = record.info.pop(RECORDED, False)
+        # On the event loop's thread. A feed never closed outlives its loop: the pool must still
+        # take the connection back.
+        if recorded and self._task is not None and not self._task.get_loop().is_closed():
+            self._wake.set()
 
     def start(self) -> None:
         if self._task is None:
