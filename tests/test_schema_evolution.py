@@ -11,8 +11,9 @@ after the last, which runs every test the earlier steps rendered on the whole hi
 """
 
 import json
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -340,6 +341,40 @@ class TestSQLiteTableCopies:
         story.serve_and_add_rows("cycled")
         shelves = story.serve_and_add_rows()["/shelves"]
         assert [shelf["favourite_id"] for shelf in shelves] == [None, None, 1]
+
+    def test_a_rename_beside_a_change_of_autoincrement_goes_down_to_the_schema_before(
+        self, template_repo: Path, tmp_path: Path
+    ) -> None:
+        """make-migration renames a column on the table as the database made it: the revision's
+        downgrade, which changes AUTOINCREMENT back before it undoes the rename, then ends at
+        the schema it started from."""
+        answers = {"project_name": "Renames", "resources": INITIAL}
+        project = generated_project(template_repo, tmp_path / "renames", UNDER_TEST, answers)
+        database = tmp_path / "renames.db"
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+        project.run("alembic", "upgrade", "head", env=env)
+        before = created_table(database, "books")
+
+        model = project.path / project.slug / "book" / "model.py"
+        edited = model.read_text().replace("    summary:", "    blurb:")
+        model.write_text(edited.replace('{"sqlite_autoincrement": True}', "{}"))
+        project.run(project.slug, "make-migration", "--rename", "books.summary=blurb")
+        project.run("alembic", "upgrade", "head", env=env)
+        upgraded = created_table(database, "books")
+        project.run("alembic", "downgrade", "-1", env=env)
+
+        assert "AUTOINCREMENT" in before
+        assert "AUTOINCREMENT" not in upgraded
+        assert "blurb" in upgraded
+        assert created_table(database, "books") == before
+
+
+def created_table(database: Path, table: str) -> str:
+    """The CREATE TABLE text SQLite keeps for the table."""
+    with closing(sqlite3.connect(database)) as connection:
+        created = "SELECT sql FROM sqlite_master WHERE name = ?"
+        row = connection.execute(created, (table,)).fetchone()
+    return str(row[0])
 
 
 def tell_the_story(

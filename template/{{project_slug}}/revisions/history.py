@@ -137,6 +137,28 @@ def kept_table_kwargs(table: Table | None) -> dict[str, bool]:
     return {"sqlite_autoincrement": True} if table is not None and _is_autoincrement(table) else {}
 
 
+def created_table_kwargs(connection: Connection, table_name: str) -> dict[str, bool]:
+    """What a batch passes to copy the table as SQLite made it, AUTOINCREMENT or not."""
+    if connection.dialect.name != "sqlite":
+        return {}
+    created = _created_tables(connection).get(table_name, "")
+    return {"sqlite_autoincrement": True} if AUTOINCREMENT.search(created) else {}
+
+
+class TableChangesAsCreated(ops.ModifyTableOps):
+    """A table's changes whose batch copies the table with `table_kwargs`, not the models'.
+
+    `make-migration` writes its renames so: they run before, and are undone after, the
+    revision's own change of AUTOINCREMENT, on the table as the database had it.
+    """
+
+    def __init__(
+        self, table_name: str, changes: list[ops.MigrateOperation], table_kwargs: dict[str, bool]
+    ) -> None:
+        super().__init__(table_name, changes)
+        self.table_kwargs = table_kwargs
+
+
 @comparators.dispatch_for("schema", qualifier="sqlite", priority=DispatchPriority.FIRST)
 def _compare_autoincrement(
     context: AutogenContext, upgrade_ops: ops.UpgradeOps, schemas: set[str | None]
@@ -194,7 +216,10 @@ def _render_modify_table_keeping_autoincrement(
 ) -> list[str]:
     """Alembic's rendering, whose batch keeps a table AUTOINCREMENT if SQLite copies it."""
     lines: list[str] = _render_modify_table(context, op)
-    kept = kept_table_kwargs(context.table_key_to_table.get(op.table_name))
+    if isinstance(op, TableChangesAsCreated):
+        kept = op.table_kwargs
+    else:
+        kept = kept_table_kwargs(context.table_key_to_table.get(op.table_name))
     batch = f"with op.batch_alter_table({op.table_name!r}, schema={op.schema!r})"
     if lines and lines[0].startswith(batch) and kept:
         lines[0] = f"{batch[:-1]}, table_kwargs={kept!r})" + lines[0][len(batch) :]

@@ -27,13 +27,13 @@ from sqlalchemy.types import TypeDecorator
 
 from ..config import Settings
 from ..database import create_engine
-from ..features import METADATA
 from .history import (
     SetAutoincrementOp,
+    TableChangesAsCreated,
     alembic_config,
     context_options,
+    created_table_kwargs,
     head_revisions,
-    kept_table_kwargs,
     upgrade,
 )
 from .scratch import scratch_database
@@ -226,16 +226,15 @@ class _Planner:
             columns = {info["name"] for info in inspect(connection).get_columns(table)}
             if column not in columns:
                 raise SchemaChangeError(f"--rename {old}={new}: table {table} has no {column}")
-            # As the revision's own batch will: SQLite copies the table to rename a column.
-            kept = kept_table_kwargs(METADATA.tables.get(table))
+            # SQLite copies the table to rename a column: as it is, AUTOINCREMENT or not, which
+            # the comparison then tells apart from the models'.
+            kept = created_table_kwargs(connection, table)
             with operations.batch_alter_table(table, table_kwargs=kept) as batch:
                 batch.alter_column(column, new_column_name=new)
-            self.rename_ops.append(
-                ops.ModifyTableOps(table, [ops.AlterColumnOp(table, column, modify_name=new)])
-            )
-            self.undo_rename_ops.insert(
-                0, ops.ModifyTableOps(table, [ops.AlterColumnOp(table, new, modify_name=column)])
-            )
+            rename = ops.AlterColumnOp(table, column, modify_name=new)
+            self.rename_ops.append(TableChangesAsCreated(table, [rename], kept))
+            undo = ops.AlterColumnOp(table, new, modify_name=column)
+            self.undo_rename_ops.insert(0, TableChangesAsCreated(table, [undo], kept))
 
     def plan(self, context: MigrationContext, revision: Any, directives: list[Any]) -> None:
         script: ops.MigrationScript = directives[0]
