@@ -228,6 +228,11 @@ def postgres() -> None:
     require_postgres()
 
 
+def sqlite_env(database: Path) -> dict[str, str]:
+    """The environment that points a rendered project at this SQLite file."""
+    return {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+
+
 def migration_files(project: Project) -> dict[str, str]:
     """The project's revisions, by name: databases may have run each of them."""
     return {

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from .conftest import ARTIFACTS, Project, sample_project, source_files
+from .conftest import ARTIFACTS, Project, sample_project, source_files, sqlite_env
 from .samples import sample
 from .server import served
 from .walk import bearer, login
@@ -59,7 +59,7 @@ def save(page: Page) -> None:
 def test_superuser_manages_a_book_in_the_browser(
     project: Project, browser: Browser, tmp_path: Path
 ) -> None:
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}"}
+    env = sqlite_env(tmp_path / "admin.db")
     project.run("alembic", "upgrade", "head", env=env)
     email = project.env["FIRST_SUPERUSER_EMAIL"]
     password = project.env["FIRST_SUPERUSER_PASSWORD"]
@@ -129,7 +129,7 @@ def test_docs_list_the_operations_with_the_network_cut_off(
     project: Project, browser: Browser, tmp_path: Path
 ) -> None:
     """Every request that leaves the app is refused, as on a plane or behind a strict CSP."""
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'docs.db'}"}
+    env = sqlite_env(tmp_path / "docs.db")
     with served(project, env=env, log=tmp_path / "server.log") as base_url:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         refused: list[str] = []

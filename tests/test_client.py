@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from .answers import resources
-from .conftest import Project, run, sample_project
+from .conftest import Project, run, sample_project, sqlite_env
 from .samples import sample
 from .server import served
 from .walk import all_fraction_decimals, example_payload, resource_paths
@@ -57,7 +57,7 @@ def imported(tmp_path: Path) -> Iterator[Any]:
 def test_a_generated_client_logs_in_refreshes_and_does_crud(
     project: Project, tmp_path: Path, imported: Any
 ) -> None:
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'client.db'}"}
+    env = sqlite_env(tmp_path / "client.db")
     project.run("alembic", "upgrade", "head", env=env)
     with served(project, env=env, log=tmp_path / "server.log") as base_url:
         openapi = httpx.get(f"{base_url}/openapi.json").json()

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from .conftest import Project, sample_project
+from .conftest import Project, sample_project, sqlite_env
 from .fuzz import ARTIFACTS
 from .samples import sample
 from .server import free_port, served
@@ -75,7 +75,7 @@ def project(shared_samples: Path) -> Project:
 
 def test_a_mailed_reset_link_resets_the_password_once(project: Project, tmp_path: Path) -> None:
     email, password = project.env["FIRST_SUPERUSER_EMAIL"], project.env["FIRST_SUPERUSER_PASSWORD"]
-    database = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'mail.db'}"}
+    database = sqlite_env(tmp_path / "mail.db")
     project.run("alembic", "upgrade", "head", env=database)
     with smtp_server() as (port, inbox):
         env = {

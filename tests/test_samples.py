@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from .attacks import attack
-from .conftest import Project, sample_project, source_files
+from .conftest import Project, sample_project, source_files, sqlite_env
 from .fuzz import fuzz_served
 from .samples import SAMPLES, Sample
 from .server import served
@@ -58,7 +58,7 @@ def test_ruff_and_mypy_are_clean(project: Project) -> None:
 
 
 def test_migrations_build_the_schema_with_no_drift(project: Project, tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"}
+    env = sqlite_env(tmp_path / "migrated.db")
     project.run("alembic", "upgrade", "head", env=env)
     project.run("alembic", "check", env=env)
     project.run("alembic", "downgrade", "base", env=env)
@@ -72,7 +72,7 @@ def test_own_test_suite_passes(project: Project) -> None:
 
 
 def test_served_app_walks_over_http(project: Project, tmp_path: Path) -> None:
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"}
+    env = sqlite_env(tmp_path / "served.db")
     project.run("alembic", "upgrade", "head", env=env)
     credentials = project.env
     log = tmp_path / "server.log"
@@ -97,5 +97,5 @@ def test_fuzzing_finds_no_error_and_nothing_undocumented(
     sample: Sample, shared_samples: Path, tmp_path: Path
 ) -> None:
     project = sample_project(shared_samples, sample)
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fuzzed.db'}"}
+    env = sqlite_env(tmp_path / "fuzzed.db")
     fuzz_served(project, env, f"{project.path.name} on SQLite", tmp_path)

@@ -33,6 +33,7 @@ from .conftest import (
     git,
     migration_files,
     run,
+    sqlite_env,
 )
 from .postgres import throwaway_database
 from .server import served
@@ -351,7 +352,7 @@ class TestSQLiteTableCopies:
         answers = {"project_name": "Renames", "resources": INITIAL}
         project = generated_project(template_repo, tmp_path / "renames", UNDER_TEST, answers)
         database = tmp_path / "renames.db"
-        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+        env = sqlite_env(database)
         project.run("alembic", "upgrade", "head", env=env)
         before = created_table(database, "books")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import Project, sample_project
+from .conftest import Project, sample_project, sqlite_env
 from .samples import sample
 from .server import served
 from .walk import bearer, login
@@ -29,7 +29,7 @@ def project(shared_samples: Path) -> Project:
 
 def migrated(project: Project, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     database = tmp_path / "books.db"
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+    env = sqlite_env(database)
     project.run("alembic", "upgrade", "head", env=env)
     return database, env
 

@@ -20,6 +20,7 @@ from .conftest import (
     render,
     run,
     source_files,
+    sqlite_env,
 )
 from .samples import DEFAULT_RESOURCES, EVERY_TYPE_RESOURCES
 
@@ -157,10 +158,6 @@ def test_add_resource_says_what_it_needs(template_repo: Path, tmp_path: Path) ->
 
 def without_migrations(files: dict[str, str]) -> dict[str, str]:
     return {name: text for name, text in files.items() if not name.startswith(MIGRATIONS)}
-
-
-def sqlite_env(database: Path) -> dict[str, str]:
-    return {"DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
 
 
 def insert_rows(database: Path) -> None:

@@ -129,20 +129,19 @@ def _is_autoincrement(table: Table) -> bool:
     return bool(table.dialect_options["sqlite"]["autoincrement"])
 
 
-def kept_table_kwargs(table: Table | None) -> dict[str, bool]:
-    """What a batch passes to keep the model's table AUTOINCREMENT if SQLite copies it.
+def _copied_as(autoincrement: bool) -> dict[str, bool]:
+    """What a batch passes for SQLite's copy of a table to be AUTOINCREMENT or not.
 
     Alembic copies the table it reflects, and SQLAlchemy does not reflect AUTOINCREMENT.
     """
-    return {"sqlite_autoincrement": True} if table is not None and _is_autoincrement(table) else {}
+    return {"sqlite_autoincrement": True} if autoincrement else {}
 
 
 def created_table_kwargs(connection: Connection, table_name: str) -> dict[str, bool]:
     """What a batch passes to copy the table as SQLite made it, AUTOINCREMENT or not."""
     if connection.dialect.name != "sqlite":
         return {}
-    created = _created_tables(connection).get(table_name, "")
-    return {"sqlite_autoincrement": True} if AUTOINCREMENT.search(created) else {}
+    return _copied_as(bool(AUTOINCREMENT.search(_created_tables(connection).get(table_name, ""))))
 
 
 class TableChangesAsCreated(ops.ModifyTableOps):
@@ -219,7 +218,8 @@ def _render_modify_table_keeping_autoincrement(
     if isinstance(op, TableChangesAsCreated):
         kept = op.table_kwargs
     else:
-        kept = kept_table_kwargs(context.table_key_to_table.get(op.table_name))
+        table = context.table_key_to_table.get(op.table_name)
+        kept = _copied_as(table is not None and _is_autoincrement(table))
     batch = f"with op.batch_alter_table({op.table_name!r}, schema={op.schema!r})"
     if lines and lines[0].startswith(batch) and kept:
         lines[0] = f"{batch[:-1]}, table_kwargs={kept!r})" + lines[0][len(batch) :]
