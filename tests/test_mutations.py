@@ -73,15 +73,29 @@ MUTATIONS = [
     Mutation(
         "users see every row",
         "crud.py",
-        "        if self.user.is_superuser:\n            return query\n",
-        "        if True:\n            return query\n",
+        "return query if owner is None else query.where(model.owner_id == owner)",
+        "return query",
         "test_book.py",
     ),
     Mutation(
         "superusers see only their own rows",
         "crud.py",
-        "        if self.user.is_superuser:\n            return query\n",
-        "        if False:\n            return query\n",
+        "return None if self.user.is_superuser else self.user.id",
+        "return self.user.id",
+        "test_book.py",
+    ),
+    Mutation(
+        "a read by id ignores the owner",
+        "crud.py",
+        "owned_by(query.where(model.id == ROW_ID), model, OWNER_ID if owned else None)",
+        "owned_by(query.where(model.id == ROW_ID), model, None)",
+        "test_book.py",
+    ),
+    Mutation(
+        "a read by id binds another user as the owner",
+        "crud.py",
+        'return {"row_id": row_id, "owner_id": self.user.id}',
+        'return {"row_id": row_id, "owner_id": row_id}',
         "test_book.py",
     ),
     Mutation(
