@@ -94,8 +94,8 @@ MUTATIONS = [
     Mutation(
         "a read by id binds another user as the owner",
         "crud.py",
-        'return {"row_id": row_id, "owner_id": self.user.id}',
-        'return {"row_id": row_id, "owner_id": row_id}',
+        'return query, {"row_id": row_id, "owner_id": self.user.id}',
+        'return query, {"row_id": row_id, "owner_id": row_id}',
         "test_book.py",
     ),
     Mutation(
