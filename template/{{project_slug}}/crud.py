@@ -1,5 +1,5 @@
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from functools import cache, partial
 from typing import Annotated, Any, Generic, TypeVar
@@ -117,26 +117,9 @@ def select_instances(model: type[OwnedBase]) -> Select[Any]:
     return select(model).options(*(selectinload(link) for link in link_attributes(model)))
 
 
-# A read of one row by id comes on most requests. Its statement is built once per model and its
-# ids bound on execution: building a new statement and its cache key on each request took nearly
-# half of SQLAlchemy's CPU in such a read.
+# What a read by id binds on execution (select_by_id).
 ROW_ID: BindParameter[int] = bindparam("row_id")
 OWNER_ID: BindParameter[int] = bindparam("owner_id")
-
-
-@cache
-def select_by_id(model: type[OwnedBase], *, instances: bool, owned: bool) -> Select[Any]:
-    """The row whose id is bound as `row_id` (and, when `owned`, whose owner's as `owner_id`),
-    as columns (`select_columns`) or as an ORM instance (`select_instances`)."""
-    query = select_instances(model) if instances else select_columns(model)
-    return owned_by(query.where(model.id == ROW_ID), model, OWNER_ID if owned else None)
-
-
-def owned_by(
-    query: Select[RowT], model: type[OwnedBase], owner: int | BindParameter[int] | None
-) -> Select[RowT]:
-    """The query's rows of `model` that `owner` owns; every row for None (a superuser)."""
-    return query if owner is None else query.where(model.owner_id == owner)
 
 
 async def read_rows(
@@ -375,17 +358,31 @@ class OwnedCrud(Generic[ModelT]):
     def _visible_instances(self) -> Select[ModelT]:
         return self._owned(select_instances(self.model), self.model)
 
-    def _by_id(self, row_id: int, *, instances: bool) -> tuple[Select[Any], dict[str, int]]:
+    def _by_id(self, row_id: int, *, instances: bool) -> tuple[Select[Any], dict[str, int | None]]:
         """The statement reading the row of this id if the user may see it, and what it binds."""
-        query = select_by_id(self.model, instances=instances, owned=self._owner is not None)
-        return query, {"row_id": row_id, "owner_id": self.user.id}
+        owned = self._owner is not None
+        query = select_by_id(self.owned_by, self.model, instances=instances, owned=owned)
+        return query, {"row_id": row_id, "owner_id": self._owner}
 
     def _not_found(self) -> NotFoundError:
         return NotFoundError(f"{self.noun.capitalize()} not found")
 
+    @staticmethod
+    def owned_by(
+        query: Select[RowT], model: type[OwnedBase], owner: int | BindParameter[int] | None
+    ) -> Select[RowT]:
+        """The query's rows of `model` that `owner` owns; every row for None (a superuser).
+
+        The one visibility rule of lists, reads by id and references; a service may add to it.
+        A read by id applies it once, to a statement it keeps (`owner` then a bound parameter):
+        a rule of your own must not use Python values that change, such as the time; use SQL's
+        (`func.now()`).
+        """
+        return query if owner is None else query.where(model.owner_id == owner)
+
     def _owned(self, query: Select[RowT], model: type[OwnedBase]) -> Select[RowT]:
         """The query's rows of `model` that the user may see."""
-        return owned_by(query, model, self._owner)
+        return self.owned_by(query, model, self._owner)
 
     @property
     def _owner(self) -> int | None:
@@ -410,3 +407,20 @@ class OwnedCrud(Generic[ModelT]):
                 raise
             clash = " and ".join(columns) or "unique value"
             raise ConflictError(f"Another {self.noun} has the same {clash}") from error
+
+
+# A service's visibility rule (OwnedCrud.owned_by).
+OwnerRule = Callable[[Select[Any], type[OwnedBase], int | BindParameter[int] | None], Select[Any]]
+
+
+# Reads of one row by id (`read`, and `get` for updates and deletes) build their statement once
+# per rule and model and bind the ids on execution: building a statement and its cache key on
+# each request took nearly half of SQLAlchemy's CPU in a read by id.
+@cache
+def select_by_id(
+    owned_by: OwnerRule, model: type[OwnedBase], *, instances: bool, owned: bool
+) -> Select[Any]:
+    """The row whose id is bound as `row_id` (and, when `owned`, whose owner's as `owner_id`),
+    as columns (`select_columns`) or as an ORM instance (`select_instances`)."""
+    query = select_instances(model) if instances else select_columns(model)
+    return owned_by(query.where(model.id == ROW_ID), model, OWNER_ID if owned else None)
