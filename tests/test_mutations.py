@@ -94,7 +94,7 @@ MUTATIONS = [
     Mutation(
         "a read by id passes over the service's own rule",
         "crud.py",
-        "query = select_by_id(self.owned_by, self.model,",
+        "query = select_by_id(type(self).owned_by, self.model,",
         "query = select_by_id(OwnedCrud.owned_by, self.model,",
         "test_book.py",
     ),

@@ -361,7 +361,7 @@ class OwnedCrud(Generic[ModelT]):
     def _by_id(self, row_id: int, *, instances: bool) -> tuple[Select[Any], dict[str, int | None]]:
         """The statement reading the row of this id if the user may see it, and what it binds."""
         owned = self._owner is not None
-        query = select_by_id(self.owned_by, self.model, instances=instances, owned=owned)
+        query = select_by_id(type(self).owned_by, self.model, instances=instances, owned=owned)
         return query, {"row_id": row_id, "owner_id": self._owner}
 
     def _not_found(self) -> NotFoundError:
@@ -373,10 +373,10 @@ class OwnedCrud(Generic[ModelT]):
     ) -> Select[RowT]:
         """The query's rows of `model` that `owner` owns; every row for None (a superuser).
 
-        The one visibility rule of lists, reads by id and references; a service may add to it.
-        A read by id applies it once, to a statement it keeps (`owner` then a bound parameter):
-        a rule of your own must not use Python values that change, such as the time; use SQL's
-        (`func.now()`).
+        The one visibility rule of lists, reads by id and references. A service may add to it:
+        override it as a staticmethod that calls `OwnedCrud.owned_by`. A read by id applies it
+        once, to a statement it keeps (`owner` then a bound parameter), so a rule of your own
+        must not use Python values that change, such as the time: use SQL's (`func.now()`).
         """
         return query if owner is None else query.where(model.owner_id == owner)
 
