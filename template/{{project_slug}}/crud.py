@@ -117,11 +117,6 @@ def select_instances(model: type[OwnedBase]) -> Select[Any]:
     return select(model).options(*(selectinload(link) for link in link_attributes(model)))
 
 
-# What a read by id binds on execution (select_by_id).
-ROW_ID: BindParameter[int] = bindparam("row_id")
-OWNER_ID: BindParameter[int] = bindparam("owner_id")
-
-
 async def read_rows(
     session: AsyncSession,
     query: Select[Any],
@@ -409,6 +404,9 @@ class OwnedCrud(Generic[ModelT]):
             raise ConflictError(f"Another {self.noun} has the same {clash}") from error
 
 
+# What a read by id binds on execution (select_by_id).
+ROW_ID: BindParameter[int] = bindparam("row_id")
+OWNER_ID: BindParameter[int] = bindparam("owner_id")
 # A service's visibility rule (OwnedCrud.owned_by).
 OwnerRule = Callable[[Select[Any], type[OwnedBase], int | BindParameter[int] | None], Select[Any]]
 
