@@ -80,13 +80,13 @@ def _create_books(client: httpx.Client, token: str, count: int) -> list[int]:
     headers = {"Authorization": f"Bearer {token}"}
     ids = []
     for number in range(count):
-        response = client.post("/books", json=_book(number), headers=headers)
+        response = client.post("/books", json=book(number), headers=headers)
         response.raise_for_status()
         ids.append(int(response.json()["id"]))
     return ids
 
 
-def _book(number: int) -> dict[str, object]:
+def book(number: int) -> dict[str, object]:
     return {
         "title": f"Book {number}",
         "author": f"Author {number % 17}",
@@ -143,4 +143,4 @@ def _update(fixture: Fixture, token: str) -> tuple[Request, ...]:
 
 
 def _create(token: str) -> tuple[Request, ...]:
-    return (Request("POST", "/books", token=token, json_body=_book(7)),)
+    return (Request("POST", "/books", token=token, json_body=book(7)),)

@@ -121,11 +121,11 @@ class Project:
         return dict(pairs)
 
 
-def render(template: Path, dest: Path, answers: dict[str, str]) -> float:
-    """`copier copy` the template's HEAD into `dest`; return its wall time."""
+def render(template: Path, dest: Path, answers: dict[str, str], ref: str = "HEAD") -> float:
+    """`copier copy` the template at git revision `ref` into `dest`; return its wall time."""
     data = [part for key, value in answers.items() for part in ("--data", f"{key}={value}")]
     return copier(
-        "copy", "--quiet", "--defaults", "--vcs-ref", "HEAD", *data, template, dest, cwd=dest.parent
+        "copy", "--quiet", "--defaults", "--vcs-ref", ref, *data, template, dest, cwd=dest.parent
     )
 
 
