@@ -15,7 +15,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import (
     InstrumentedAttribute,
     Mapped,
@@ -134,7 +134,7 @@ async def read_rows(
     # Three times as fast as dicts of the rows' mappings.
     columns = tuple(result.keys())
     rows = [dict(zip(columns, row, strict=True)) for row in result]
-    await _add_linked_ids(session, model, rows)
+    await _add_linked_ids(connection, model, rows)
     for name in dict.fromkeys(include):
         await _embed(session, model, name, rows)
     return rows
@@ -149,7 +149,7 @@ def as_read(row: OwnedBase) -> RowData:
 
 
 async def _add_linked_ids(
-    session: AsyncSession, model: type[OwnedBase], rows: list[RowData]
+    connection: AsyncConnection, model: type[OwnedBase], rows: list[RowData]
 ) -> None:
     ids = [row["id"] for row in rows]
     for key, relation in many_to_many(model).items():
@@ -157,7 +157,7 @@ async def _add_linked_ids(
         linked_ids: defaultdict[int, list[int]] = defaultdict(list)
         if ids:
             query = select(own, linked).where(own.in_(ids)).order_by(own, linked)
-            for row_id, linked_id in await session.execute(query):
+            for row_id, linked_id in await connection.execute(query):
                 linked_ids[row_id].append(linked_id)
         for row in rows:
             row[key] = tuple(linked_ids[row["id"]])

@@ -138,7 +138,8 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
             pool_size=settings.database_pool_size if read_only else 1,
             max_overflow=settings.database_max_overflow if read_only else 0,
             pool_timeout=settings.database_pool_timeout_seconds,
-            # A reading connection holds no transaction to roll back as it returns to the pool.
+            # A reading connection holds no transaction to roll back as it returns to the pool:
+            # its session's close has already rolled back what little there was.
             pool_reset_on_return=None if read_only else "rollback",
         )
         _configure_sqlite(engine, read_only=read_only)
@@ -224,8 +225,9 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
         cursor.close()
 
     if read_only:
-        # Each read is a statement of its own, as on PostgreSQL (Database): no BEGIN and no
-        # ROLLBACK, each a round trip to aiosqlite's thread.
+        # Each read is a statement of its own, as on PostgreSQL (Database): no BEGIN, and no
+        # second ROLLBACK as the connection returns to the pool, each a round trip to aiosqlite's
+        # thread.
         return
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -234,6 +236,8 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
 
 
 async def get_database(connection: HTTPConnection) -> Database:
+    """The app's database. `get_session` calls this rather than depending on it: replace
+    `app.state.database`, or override `get_session` itself, as the tests do."""
     database: Database = connection.app.state.database
     return database
 

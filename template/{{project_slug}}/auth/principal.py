@@ -67,6 +67,8 @@ class UserStates:
 
 
 async def get_user_states(connection: HTTPConnection) -> UserStates:
+    """The app's users' states. `get_principal` calls this rather than depending on it: replace
+    `app.state.user_states`, not this dependency."""
     states: UserStates = connection.app.state.user_states
     return states
 
