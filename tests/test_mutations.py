@@ -150,7 +150,7 @@ MUTATIONS = [
     Mutation(
         "SQLite's datetimes come back without their time zone",
         "database.py",
-        '        if dialect.driver == "asyncpg":\n',
+        '        if dialect.driver == "asyncpg" and coltype == POSTGRES_TIMESTAMPTZ_OID:\n',
         "        if True:\n",
         "test_book.py",
     ),

@@ -36,6 +36,7 @@ POSTGRES_FOREIGN_KEY_VIOLATION = "23503"
 POSTGRES_UNIQUE_VIOLATION = "23505"
 POSTGRES_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
 POSTGRES_UNDEFINED_TABLE_OR_COLUMN = {"42P01", "42703"}
+POSTGRES_TIMESTAMPTZ_OID = 1184
 SQLITE_MISSING_TABLE_OR_COLUMN = re.compile(r"^no such (table|column)|has no column named")
 
 
@@ -55,8 +56,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         self, dialect: Dialect, coltype: object
     ) -> Callable[[Any], datetime | None] | None:
         # asyncpg hands back timestamptz in UTC already: converting each value again cost 4% of
-        # the CPU of a page of 100 rows.
-        if dialect.driver == "asyncpg":
+        # the CPU of a page of 100 rows. A column made without a time zone still gets converted.
+        if dialect.driver == "asyncpg" and coltype == POSTGRES_TIMESTAMPTZ_OID:
             return None
         return super().result_processor(dialect, coltype)
 
