@@ -1,11 +1,11 @@
 """Instructions per request of the default project, before and after a change, side by side.
 
 On a shared machine, requests/s and even CPU time per request spread wider between runs than most
-single changes move them (bench/README.md). Counted instructions do not: two runs of the same code
-agree within 0.1%. This renders the default project (SQLite) and a PostgreSQL one from a git
-revision of the template (`--before`, HEAD unless given) and from its working tree, runs the
-bench's get_by_id, list_100, update and create requests through each one's app in one process
-(counted_requests.py), and prints what valgrind's callgrind counted per request. The count
+single changes move them (bench/README.md). Counted instructions do not: two renders of the same
+code count within 1% of each other. This renders the default project (SQLite) and a PostgreSQL one
+from a git revision of the template (`--before`, HEAD unless given) and from its working tree,
+runs the bench's get_by_id, list_100, update and create requests through each one's app in one
+process (counted_requests.py), and prints what valgrind's callgrind counted per request. The count
 includes the in-process client's instructions, the same on both sides, so the ratios understate
 the app's change; it leaves out the kernel's time (system calls, switches between threads), so a
 change that saves round trips to aiosqlite's thread saves more CPU than it shows here.
