@@ -139,8 +139,9 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
             pool_size=settings.database_pool_size if read_only else 1,
             max_overflow=settings.database_max_overflow if read_only else 0,
             pool_timeout=settings.database_pool_timeout_seconds,
-            # A reading connection holds no transaction to roll back as it returns to the pool:
-            # its session's close has already rolled back what little there was.
+            # Reads open no transaction (_configure_sqlite), and their session's close rolls back
+            # anyway: a second ROLLBACK on the way back to the pool would be one more round trip
+            # to aiosqlite's thread.
             pool_reset_on_return=None if read_only else "rollback",
         )
         _configure_sqlite(engine, read_only=read_only)
@@ -226,9 +227,8 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
         cursor.close()
 
     if read_only:
-        # Each read is a statement of its own, as on PostgreSQL (Database): no BEGIN, and no
-        # second ROLLBACK as the connection returns to the pool, each a round trip to aiosqlite's
-        # thread.
+        # Each read is a statement of its own, as on PostgreSQL (Database): a BEGIN would be one
+        # more round trip to aiosqlite's thread.
         return
 
     @event.listens_for(engine.sync_engine, "begin")

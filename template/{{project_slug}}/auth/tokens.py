@@ -85,8 +85,8 @@ def decode_token(settings: Settings, token: str, token_type: TokenType) -> Token
 
 # A client sends the same access token with every request until it expires: each token is
 # verified once and then remembered, which saves about 6% of the CPU of a read by id. Only tokens
-# that verified are kept (a refused one raises), keyed on the key that signed them; `decode_token`
-# checks a kept token's expiry on every use.
+# that verified are kept (a refused one raises), keyed on the key that signed them and the type
+# they were verified as; `decode_token` checks a kept token's expiry on every use.
 @lru_cache(maxsize=VERIFIED_TOKENS_KEPT)
 def _verified_claims(secret: str, token: str, token_type: TokenType) -> TokenClaims:
     try:
