@@ -117,6 +117,26 @@ def select_instances(model: type[OwnedBase]) -> Select[Any]:
     return select(model).options(*(selectinload(link) for link in link_attributes(model)))
 
 
+# What a read by id binds on execution (select_by_id).
+ROW_ID: BindParameter[int] = bindparam("row_id")
+OWNER_ID: BindParameter[int] = bindparam("owner_id")
+# A service's visibility rule (OwnedCrud.owned_by).
+OwnerRule = Callable[[Select[Any], type[OwnedBase], int | BindParameter[int] | None], Select[Any]]
+
+
+# Reads of one row by id (`read`, and `get` for updates and deletes) build their statement once
+# per rule and model and bind the ids on execution: building a statement and its cache key on
+# each request took nearly half of SQLAlchemy's CPU in a read by id.
+@cache
+def select_by_id(
+    owned_by: OwnerRule, model: type[OwnedBase], *, instances: bool, owned: bool
+) -> Select[Any]:
+    """The row whose id is bound as `row_id` (and, when `owned`, whose owner's as `owner_id`),
+    as columns (`select_columns`) or as an ORM instance (`select_instances`)."""
+    query = select_instances(model) if instances else select_columns(model)
+    return owned_by(query.where(model.id == ROW_ID), model, OWNER_ID if owned else None)
+
+
 async def read_rows(
     session: AsyncSession,
     query: Select[Any],
@@ -405,23 +425,3 @@ class OwnedCrud(Generic[ModelT]):
                 raise
             clash = " and ".join(columns) or "unique value"
             raise ConflictError(f"Another {self.noun} has the same {clash}") from error
-
-
-# What a read by id binds on execution (select_by_id).
-ROW_ID: BindParameter[int] = bindparam("row_id")
-OWNER_ID: BindParameter[int] = bindparam("owner_id")
-# A service's visibility rule (OwnedCrud.owned_by).
-OwnerRule = Callable[[Select[Any], type[OwnedBase], int | BindParameter[int] | None], Select[Any]]
-
-
-# Reads of one row by id (`read`, and `get` for updates and deletes) build their statement once
-# per rule and model and bind the ids on execution: building a statement and its cache key on
-# each request took nearly half of SQLAlchemy's CPU in a read by id.
-@cache
-def select_by_id(
-    owned_by: OwnerRule, model: type[OwnedBase], *, instances: bool, owned: bool
-) -> Select[Any]:
-    """The row whose id is bound as `row_id` (and, when `owned`, whose owner's as `owner_id`),
-    as columns (`select_columns`) or as an ORM instance (`select_instances`)."""
-    query = select_instances(model) if instances else select_columns(model)
-    return owned_by(query.where(model.id == ROW_ID), model, OWNER_ID if owned else None)
