@@ -1,7 +1,7 @@
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from functools import cache, partial
+from functools import cache, lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -34,7 +34,7 @@ from .database import (
 )
 from .errors import ConflictError, InvalidFieldError, NotFoundError
 from .filters import AtLeast, AtMost, Filter
-from .pagination import PageParams, Paginated, paginate
+from .pagination import PageParams, PageQuery, Paginated, paginate
 from .schemas import AwareUTCDatetime
 
 
@@ -137,6 +137,42 @@ def select_by_id(
     return owned_by(query.where(model.id == ROW_ID), model, OWNER_ID if owned else None)
 
 
+# The filters a list was given (ListParams.filters_given): each one's field name and marker, and
+# its value where the statement holds it (Filter.varies_by_value), else None.
+FiltersGiven = tuple[tuple[str, Filter, Any], ...]
+# Each sort and set of filters given has statements of its own, and a client can ask for many:
+# the last ones used are kept (a few MB at most).
+LIST_QUERIES_KEPT = 256
+
+
+# Lists keep their statements for the same reason as reads by id; what changes between requests
+# is bound on execution: the owner's id, the filters' values (filter_<name>) and the page.
+@lru_cache(maxsize=LIST_QUERIES_KEPT)
+def select_page(
+    owned_by: OwnerRule,
+    model: type[OwnedBase],
+    filters: FiltersGiven,
+    sort: tuple[str, ...],
+    *,
+    instances: bool,
+    owned: bool,
+) -> PageQuery:
+    """The statements of a list, as columns or as ORM instances (see select_by_id)."""
+    query = select_instances(model) if instances else select_columns(model)
+    query = owned_by(query, model, OWNER_ID if owned else None)
+    conditions = (
+        marker.condition(model, value if marker.varies_by_value else marker.parameter(key))
+        for key, marker, value in filters
+    )
+    order = [_order(model, key) for key in sort]
+    return PageQuery.of(query.where(*conditions).order_by(*order, model.id))
+
+
+def _order(model: type[OwnedBase], key: str) -> UnaryExpression[Any]:
+    column: InstrumentedAttribute[Any] = getattr(model, key.removeprefix("-"))
+    return column.desc() if key.startswith("-") else column.asc()
+
+
 async def read_rows(
     session: AsyncSession,
     query: Select[Any],
@@ -218,12 +254,21 @@ class ListParams(PageParams):
     created_at_min: Annotated[AwareUTCDatetime | None, AtLeast("created_at")] = None
     created_at_max: Annotated[AwareUTCDatetime | None, AtMost("created_at")] = None
 
-    def conditions(self, model: type[OwnedBase]) -> Iterator[ColumnElement[bool]]:
-        """The WHERE clauses of the filters given a value."""
+    def filters_given(self) -> tuple[FiltersGiven, dict[str, Any]]:
+        """The filters given a value (select_page), and the values they bind."""
+        given = []
+        values = {}
         for name, marker in _filters(type(self)):
             value = getattr(self, name)
-            if value is not None:
-                yield marker.condition(model, value)
+            if value is None:
+                continue
+            key = f"filter_{name}"
+            if marker.varies_by_value:
+                given.append((key, marker, value))
+            else:
+                given.append((key, marker, None))
+                values[key] = marker.bind(value)
+        return tuple(given), values
 
 
 @cache
@@ -262,9 +307,14 @@ class OwnedCrud(Generic[ModelT]):
         self, params: ListParams, include: Sequence[str] = ()
     ) -> Paginated[RowData]:
         """A page of the visible rows; `include` names the references to embed."""
-        query = self._listed(self._visible(), params)
-        read = partial(read_rows, self.session, model=self.model, include=include)
-        return await paginate(self.session, query, params, read)
+        query, values = self._page_query(params, instances=False)
+
+        async def read(rows: Select[Any], bound: Mapping[str, Any]) -> list[RowData]:
+            return await read_rows(self.session, rows, self.model, include, bound)
+
+        # Counted where read_rows reads: on the session's connection.
+        connection = await self.session.connection()
+        return await paginate(connection, query, params, read, values)
 
     async def read(self, row_id: int, include: Sequence[str] = ()) -> RowData:
         query, ids = self._by_id(row_id, instances=False)
@@ -274,8 +324,8 @@ class OwnedCrud(Generic[ModelT]):
         return rows[0]
 
     async def list(self, params: ListParams) -> Paginated[ModelT]:
-        query = self._listed(self._visible_instances(), params)
-        return await paginate(self.session, query, params, self.session.scalars)
+        query, values = self._page_query(params, instances=True)
+        return await paginate(self.session, query, params, self.session.scalars, values)
 
     async def get(self, row_id: int) -> ModelT:
         query, ids = self._by_id(row_id, instances=True)
@@ -361,26 +411,30 @@ class OwnedCrud(Generic[ModelT]):
                     f"{listed} ({key.parent.name}); delete them or change them first"
                 )
 
-    def _order(self, key: str) -> UnaryExpression[Any]:
-        column: InstrumentedAttribute[Any] = getattr(self.model, key.removeprefix("-"))
-        return column.desc() if key.startswith("-") else column.asc()
-
-    def _listed(self, query: Select[RowT], params: ListParams) -> Select[RowT]:
-        """The query's rows that the filters of `params` keep, in its order."""
-        order = [self._order(key) for key in params.sort]
-        return query.where(*params.conditions(self.model)).order_by(*order, self.model.id)
-
-    def _visible(self) -> Select[Any]:
-        return self._owned(select_columns(self.model), self.model)
-
-    def _visible_instances(self) -> Select[ModelT]:
-        return self._owned(select_instances(self.model), self.model)
+    def _page_query(
+        self, params: ListParams, *, instances: bool
+    ) -> tuple[PageQuery, dict[str, Any]]:
+        """The statements of the list `params` asks for, of the rows the user may see, and what
+        they bind besides the page."""
+        filters, values = params.filters_given()
+        owner = self._owner
+        query = select_page(
+            type(self).owned_by,
+            self.model,
+            filters,
+            tuple(params.sort),
+            instances=instances,
+            owned=owner is not None,
+        )
+        return query, values | {OWNER_ID.key: owner}
 
     def _by_id(self, row_id: int, *, instances: bool) -> tuple[Select[Any], dict[str, int | None]]:
         """The statement reading the row of this id if the user may see it, and what it binds."""
-        owned = self._owner is not None
-        query = select_by_id(type(self).owned_by, self.model, instances=instances, owned=owned)
-        return query, {"row_id": row_id, "owner_id": self._owner}
+        owner = self._owner
+        query = select_by_id(
+            type(self).owned_by, self.model, instances=instances, owned=owner is not None
+        )
+        return query, {ROW_ID.key: row_id, OWNER_ID.key: owner}
 
     def _not_found(self) -> NotFoundError:
         return NotFoundError(f"{self.noun.capitalize()} not found")
@@ -392,8 +446,8 @@ class OwnedCrud(Generic[ModelT]):
         """The query's rows of `model` that `owner` owns; every row for None (a superuser).
 
         The one visibility rule of lists, reads by id and references. A service may add to it:
-        override it as a staticmethod that calls `OwnedCrud.owned_by`. A read by id applies it
-        once, to a statement it keeps (`owner` then a bound parameter), so a rule of your own
+        override it as a staticmethod that calls `OwnedCrud.owned_by`. Reads by id and lists apply
+        it once, to statements they keep (`owner` then a bound parameter), so a rule of your own
         must not use Python values that change, such as the time: use SQL's (`func.now()`).
         """
         return query if owner is None else query.where(model.owner_id == owner)

@@ -2,22 +2,38 @@
 
 `price_min: Annotated[Decimal | None, AtLeast("price")] = None` keeps the rows whose price is at
 least the given value; a parameter left out (None) tests nothing. The service reads these markers
-(ListParams.conditions), so a resource's filters are all in its schemas module.
+(ListParams.filters_given), so a resource's filters are all in its schemas module.
 """
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import BindParameter, ColumnElement, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 LIKE_ESCAPE = "\\"
 
 
 class Filter(ABC):
+    """A list parameter's test of the rows.
+
+    A list's statements are built once for each set of filters given, and kept (crud.py), so a
+    test is written on a bound parameter (`parameter`), not on the value: the parameter is bound
+    to `bind(value)` on execution. A test whose SQL differs by value sets `varies_by_value`, and
+    is given the value itself; its statements are kept for each value.
+    """
+
+    varies_by_value: ClassVar[bool] = False
+
     @abstractmethod
     def condition(self, model: type[Any], value: Any) -> ColumnElement[bool]: ...
+
+    def parameter(self, key: str) -> BindParameter[Any]:
+        return bindparam(key)
+
+    def bind(self, value: Any) -> Any:
+        return value
 
 
 def _column(model: type[Any], name: str) -> InstrumentedAttribute[Any]:
@@ -59,12 +75,17 @@ class OneOf(Filter):
     def condition(self, model: type[Any], value: Any) -> ColumnElement[bool]:
         return _column(model, self.column).in_(value)
 
+    def parameter(self, key: str) -> BindParameter[Any]:
+        # Bound to the list of values, whatever its length.
+        return bindparam(key, expanding=True)
+
 
 @dataclass(frozen=True)
 class IsNull(Filter):
     """`true` keeps the rows without a value, `false` those with one."""
 
     column: str
+    varies_by_value: ClassVar[bool] = True
 
     def condition(self, model: type[Any], value: Any) -> ColumnElement[bool]:
         column = _column(model, self.column)
@@ -90,11 +111,13 @@ class Contains(Filter):
         self.columns = columns
 
     def condition(self, model: type[Any], value: Any) -> ColumnElement[bool]:
+        return or_(
+            *(_column(model, name).ilike(value, escape=LIKE_ESCAPE) for name in self.columns)
+        )
+
+    def bind(self, value: Any) -> str:
         # The client's % and _ are text to find, not wildcards.
         term = str(value)
         for special in (LIKE_ESCAPE, "%", "_"):
             term = term.replace(special, LIKE_ESCAPE + special)
-        pattern = f"%{term}%"
-        return or_(
-            *(_column(model, name).ilike(pattern, escape=LIKE_ESCAPE) for name in self.columns)
-        )
+        return f"%{term}%"

@@ -8,7 +8,7 @@ from ..auth.revocation import revoke_all_refresh_tokens
 from ..config import Settings
 from ..database import is_foreign_key_violation, unique_violation_columns, utc_now
 from ..errors import ConflictError, InvalidInputError, NotFoundError
-from ..pagination import Paginated, paginate
+from ..pagination import PageQuery, Paginated, paginate
 from .model import User
 from .schemas import PasswordChange, UserCreate, UserListParams, UserSelfUpdate, UserUpdate
 
@@ -24,7 +24,7 @@ async def list_users(session: AsyncSession, params: UserListParams) -> Paginated
     query = select(User).order_by(User.id)
     if params.email:
         query = query.where(User.email.contains(params.email.lower(), autoescape=True))
-    return await paginate(session, query, params, session.scalars)
+    return await paginate(session, PageQuery.of(query), params, session.scalars)
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:
