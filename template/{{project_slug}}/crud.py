@@ -137,11 +137,12 @@ def select_by_id(
     return owned_by(query.where(model.id == ROW_ID), model, OWNER_ID if owned else None)
 
 
-# The filters a list was given (ListParams.filters_given): each one's field name and marker, and
-# its value where the statement holds it (Filter.varies_by_value), else None.
+# The filters a list was given (ListParams.filters_given): the key each one's value is bound as
+# (filter_<field name>), its marker, and its value where the statement holds it
+# (Filter.varies_by_value), else None.
 FiltersGiven = tuple[tuple[str, Filter, Any], ...]
 # Each sort and set of filters given has statements of its own, and a client can ask for many:
-# the last ones used are kept (a few MB at most).
+# the last ones used are kept (about 2 MB for 256).
 LIST_QUERIES_KEPT = 256
 
 
