@@ -142,7 +142,7 @@ def select_by_id(
 # (Filter.varies_by_value), else None.
 FiltersGiven = tuple[tuple[str, Filter, Any], ...]
 # Each sort and set of filters given has statements of its own, and a client can ask for many:
-# the last ones used are kept (about 2 MB for 256).
+# the last ones used are kept (2 to 8 MB for 256, by the number of filters).
 LIST_QUERIES_KEPT = 256
 
 
@@ -264,10 +264,8 @@ class ListParams(PageParams):
             if value is None:
                 continue
             key = f"filter_{name}"
-            if marker.varies_by_value:
-                given.append((key, marker, value))
-            else:
-                given.append((key, marker, None))
+            given.append((key, marker, value if marker.varies_by_value else None))
+            if not marker.varies_by_value:
                 values[key] = marker.bind(value)
         return tuple(given), values
 

@@ -21,7 +21,8 @@ class Filter(ABC):
     A list's statements are built once for each set of filters given, and kept (crud.py), so a
     test is written on a bound parameter (`parameter`), not on the value: the parameter is bound
     to `bind(value)` on execution. A test whose SQL differs by value sets `varies_by_value`, and
-    is given the value itself; its statements are kept for each value.
+    is given the value itself; its statements are kept for each value, so the value must be
+    hashable and take few values (IsNull's true and false).
     """
 
     varies_by_value: ClassVar[bool] = False

@@ -30,13 +30,14 @@ MAX_SORT_KEYS = 5
 MAX_INCLUDES = 10
 MAX_LISTED_VALUES = 100
 WEB_URL = TypeAdapter(HttpUrl)
-# Formats are checked again on every row a response holds, and an email address takes about
-# 25 microseconds to check: the values checked last are remembered (a few MB at most).
+# An email address takes about 25 microseconds to check, and clients send the same values again
+# (a list's filters, a form saved twice): the values checked last are remembered (a few MB at
+# most).
 CHECKED_FORMATS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
-class _Unchecked:
+class Unchecked:
     """See Stored: JSON is checked as the annotated type, Python values are taken as they are."""
 
     def __get_pydantic_core_schema__(
@@ -152,9 +153,11 @@ RefIds = Annotated[tuple[RefId, ...], Field(max_length=MAX_LISTED_VALUES)]
 # The values of an `_in` filter, given as `status_in=draft&status_in=published`.
 ValueList = Annotated[list[ValueT], Field(min_length=1, max_length=MAX_LISTED_VALUES)]
 # Each field of a read schema, documented as ValueT. The app validates the rows it answers with
-# in Python: values read from the database, checked when they were written, go out as they are
-# (JSON written as for their Python type). Checking them again cost a list of 100 rows 8% of its
-# CPU. A client's JSON (model_validate_json) is checked as ValueT.
-Stored = Annotated[ValueT, _Unchecked()]
+# in Python: values read from the database, checked when they were written, go out as they are,
+# written as JSON by ValueT's serializer (so they must be of ValueT's Python type). Checking them
+# again cost a list of 100 rows 8% of its CPU. A client's JSON (model_validate_json) is checked as
+# ValueT, but FastAPI validates requests in Python: a read schema must never take input, and
+# tests/test_openapi.py fails on a route that takes one.
+Stored = Annotated[ValueT, Unchecked()]
 # Row ids in paths: beyond INTEGER's range no row can exist, and the database would refuse it.
 RowId = Annotated[int, Path(ge=1, le=INT32_MAX)]
