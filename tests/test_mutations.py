@@ -241,6 +241,20 @@ MUTATIONS = [
         "test_admin.py",
     ),
     Mutation(
+        "the admin stores what the API refuses",
+        "book/admin.py",
+        "        check_as_the_api_does(BookUpdate, data)\n",
+        "",
+        "test_admin.py",
+    ),
+    Mutation(
+        "a blank field in the admin is checked as empty text, not as null",
+        "admin/refusals.py",
+        'None if form[name] == "" else form[name]',
+        "form[name]",
+        "test_admin.py",
+    ),
+    Mutation(
         "a refresh token works twice",
         "auth/service.py",
         "        .values(revoked=True)\n        .returning(RefreshToken.user_id)",
