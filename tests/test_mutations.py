@@ -255,6 +255,27 @@ MUTATIONS = [
         "test_admin.py",
     ),
     Mutation(
+        "an admin URL's id that no row can have reaches the database",
+        "admin/row_view.py",
+        "return value.isascii() and value.isdigit() and 1 <= int(value) <= INT32_MAX",
+        "return value.isascii() and value.isdigit()",
+        "test_admin.py",
+    ),
+    Mutation(
+        "an admin list filters an int column by a value beyond INTEGER",
+        "admin/filters.py",
+        "if operation not in offered or _beyond_integer(column, value):",
+        "if operation not in offered:",
+        "test_admin.py",
+    ),
+    Mutation(
+        "the admin searches for NUL",
+        "admin/mount.py",
+        'if b"%00" in scope["query_string"]:',
+        "if False:",
+        "test_admin.py",
+    ),
+    Mutation(
         "a refresh token works twice",
         "auth/service.py",
         "        .values(revoked=True)\n        .returning(RefreshToken.user_id)",

@@ -1,0 +1,36 @@
+from typing import Any
+
+from sqladmin import ModelView
+from sqlalchemy import Select, false, select
+from starlette.requests import Request
+
+from ..schemas import INT32_MAX
+
+
+class RowView(ModelView):
+    """The base of the admin's views, whose rows have INTEGER ids.
+
+    An id in a URL that no row can have (not a number, or beyond INTEGER's range) finds no row,
+    and the page answers as for a deleted row (404), where sqladmin would fail on it (500).
+    """
+
+    def details_query(self, request: Request) -> Select[Any]:
+        # A row's details, and the checks before its edit and its delete.
+        if not _can_be_a_row_id(request.path_params["pk"]):
+            return self._no_row()
+        return super().details_query(request)
+
+    def form_edit_query(self, request: Request) -> Select[Any]:
+        if not _can_be_a_row_id(request.path_params["pk"]):
+            return self._no_row()
+        return super().form_edit_query(request)
+
+    async def get_object_for_delete(self, value: Any) -> Any:
+        return await super().get_object_for_delete(value) if _can_be_a_row_id(value) else None
+
+    def _no_row(self) -> Select[Any]:
+        return select(self.model).where(false())
+
+
+def _can_be_a_row_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 1 <= int(value) <= INT32_MAX
