@@ -160,9 +160,9 @@ def out_of_range_ids(client: httpx.Client, admin: JSON) -> list[str]:
 
 
 def admin_addresses_and_queries(base_url: str, credentials: dict[str, str]) -> list[str]:
-    """What a superuser's browser may send the admin panel, drawn at random: row pages of ids no
-    row can have, searches, pages, sorts and every list filter's operations with odd values. None
-    gets a 5xx."""
+    """What a superuser's browser may send the admin panel, drawn at random: row and file pages of
+    ids no row can have, searches, pages, sorts and every list filter's operations with odd
+    values. None gets a 5xx."""
     with httpx.Client(base_url=base_url, timeout=10) as browser:
         if browser.get("/admin/login").status_code != 200:
             return []
@@ -193,6 +193,7 @@ def admin_addresses_and_queries(base_url: str, credentials: dict[str, str]) -> l
                 ("list", {column: value, f"{column}_op": draw.choice(ADMIN_OPERATIONS)}),
                 ("list", {draw.choice(("search", "page", "pageSize", "sortBy")): value}),
                 (f"{draw.choice(('details', 'edit'))}/{quote(value, safe='')}", {}),
+                (f"{quote(value, safe='')}/{column}/{draw.choice(('download', 'preview'))}/", {}),
                 ("ajax/lookup", {"name": column, "term": value}),
             ]
             page, query = draw.choice(pages)

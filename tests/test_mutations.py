@@ -269,6 +269,20 @@ MUTATIONS = [
         "test_admin.py",
     ),
     Mutation(
+        "the admin's file pages look up a row of an id no row can have",
+        "admin/row_view.py",
+        'raise NotFoundError("No file here")',
+        "return await super().get_object_filepath(identifier, column_name)",
+        "test_admin.py",
+    ),
+    Mutation(
+        "the admin deletes without naming rows",
+        "admin/mount.py",
+        'if scope["method"] == "DELETE" and "pks" not in QueryParams(query):',
+        "if False:",
+        "test_admin.py",
+    ),
+    Mutation(
         "the admin searches for NUL",
         "admin/mount.py",
         'if b"%00" in scope["query_string"]:',

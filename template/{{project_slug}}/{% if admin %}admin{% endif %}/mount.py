@@ -7,6 +7,7 @@ which never serves the admin would spend for nothing: only this module is import
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
+from starlette.datastructures import QueryParams
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
@@ -41,13 +42,23 @@ class DeferredAdmin:
         return self.sqladmin.admin.routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # A search or a filter for NUL finds nothing (no row holds it: PostgreSQL's text cannot),
-        # and PostgreSQL fails on it (500) where sqladmin would send it.
-        if b"%00" in scope["query_string"]:
-            refused = PlainTextResponse("The query must not contain NUL (%00)", status_code=400)
-            await refused(scope, receive, send)
+        reason = _refusal(scope)
+        if reason is not None:
+            await PlainTextResponse(reason, status_code=400)(scope, receive, send)
             return
         await self.sqladmin.admin(scope, receive, send)
+
+
+def _refusal(scope: Scope) -> str | None:
+    """Why a request that sqladmin would fail on (500) is refused, if it is one."""
+    query = scope["query_string"]
+    # A search or a filter for NUL finds nothing (no row holds it: PostgreSQL's text cannot), and
+    # PostgreSQL fails on it.
+    if b"%00" in query:
+        return "The query must not contain NUL (%00)"
+    if scope["method"] == "DELETE" and "pks" not in QueryParams(query):
+        return "Name the rows to delete: ?pks=1,2"
+    return None
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> DeferredAdmin:

@@ -1,9 +1,11 @@
+from pathlib import Path
 from typing import Any
 
 from sqladmin import ModelView
 from sqlalchemy import Select, false, select
 from starlette.requests import Request
 
+from ..errors import NotFoundError
 from ..schemas import INT32_MAX
 
 
@@ -27,6 +29,11 @@ class RowView(ModelView):
 
     async def get_object_for_delete(self, value: Any) -> Any:
         return await super().get_object_for_delete(value) if _can_be_a_row_id(value) else None
+
+    async def get_object_filepath(self, identifier: str, column_name: str) -> Path:
+        # sqladmin's download and preview of a file that a row names, which looks the row up on
+        # its own. No column here names a file.
+        raise NotFoundError("No file here")
 
     def _no_row(self) -> Select[Any]:
         return select(self.model).where(false())

@@ -5,7 +5,7 @@ from starlette.applications import Starlette
 
 from ..config import Settings
 from ..database import Database
-from ..errors import TooManyAttemptsError
+from ..errors import DomainError
 from ..responses import domain_error
 from .authentication import SuperuserAuthentication
 from .views import ADMIN_VIEWS
@@ -29,8 +29,9 @@ def build_admin(app: FastAPI, settings: Settings, *, base_url: str) -> Admin:
     # The admin is a Starlette app of its own: sharing the API's state gives its requests the
     # same settings, database and password hasher through `request.app.state`.
     admin.admin.state = app.state
-    # sqladmin would show the refusal as a page without its `Retry-After`: answer as the API does.
-    admin.admin.add_exception_handler(TooManyAttemptsError, domain_error)
+    # Refusals that sqladmin does not catch (it would answer 500), such as too many logins (with
+    # a `Retry-After`), answered as the API answers them.
+    admin.admin.add_exception_handler(DomainError, domain_error)
     for view in ADMIN_VIEWS:
         admin.add_view(view)
     return admin
