@@ -24,6 +24,7 @@ from pydantic_core import CoreSchema, core_schema
 
 ValueT = TypeVar("ValueT")
 
+INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_SORT_KEYS = 5
@@ -128,7 +129,7 @@ NotNull = AfterValidator(_refuse_null)
 # `Storable` after a Field's length limits, so that they keep their usual messages.
 Storable = AfterValidator(_refuse_unstorable_characters)
 StorableStr = Annotated[str, Storable]
-Int32 = Annotated[int, Field(ge=-(2**31), le=INT32_MAX)]
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
 # Stored in UTC: a time near year 1 or 9999 that does not fit once converted is refused here.
 AwareUTCDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 IsoDate = Annotated[date, BeforeValidator(_refuse_timestamps)]

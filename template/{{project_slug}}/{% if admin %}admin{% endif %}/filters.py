@@ -3,7 +3,7 @@ from typing import Any
 from sqladmin.filters import OperationColumnFilter, get_column_obj
 from sqlalchemy import Integer, Select
 
-from ..schemas import INT32_MAX
+from ..schemas import INT32_MAX, INT32_MIN
 
 
 class ColumnFilter(OperationColumnFilter):
@@ -33,4 +33,4 @@ def _beyond_integer(column: Any, value: Any) -> bool:
     except ValueError:
         # Not a number: sqladmin leaves it out.
         return False
-    return not -INT32_MAX - 1 <= number <= INT32_MAX
+    return not INT32_MIN <= number <= INT32_MAX

@@ -18,14 +18,10 @@ class RowView(ModelView):
 
     def details_query(self, request: Request) -> Select[Any]:
         # A row's details, and the checks before its edit and its delete.
-        if not _can_be_a_row_id(request.path_params["pk"]):
-            return self._no_row()
-        return super().details_query(request)
+        return super().details_query(request) if _names_a_row(request) else self._no_row()
 
     def form_edit_query(self, request: Request) -> Select[Any]:
-        if not _can_be_a_row_id(request.path_params["pk"]):
-            return self._no_row()
-        return super().form_edit_query(request)
+        return super().form_edit_query(request) if _names_a_row(request) else self._no_row()
 
     async def get_object_for_delete(self, value: Any) -> Any:
         return await super().get_object_for_delete(value) if _can_be_a_row_id(value) else None
@@ -37,6 +33,10 @@ class RowView(ModelView):
 
     def _no_row(self) -> Select[Any]:
         return select(self.model).where(false())
+
+
+def _names_a_row(request: Request) -> bool:
+    return _can_be_a_row_id(request.path_params["pk"])
 
 
 def _can_be_a_row_id(value: str) -> bool:
