@@ -1,7 +1,8 @@
 """The baseline: raw Starlette and asyncpg doing the rendered app's SQL and JSON by hand.
 
 It serves the same routes on the same PostgreSQL tables, with the same statements (a transaction,
-the user by id, then the row query), the same argon2id verification in a capped thread pool and
+the user by id, then the row query; a write recorded in `change_events` in its transaction, as the
+app's live feed has each one recorded), the same argon2id verification in a capped thread pool and
 the same JSON bodies, but no ORM, no dependency injection and no pydantic validation.
 
 Served with `uvicorn baseline:create_app --factory`; reads DATABASE_URL and SECRET_KEY.
@@ -37,6 +38,16 @@ BOOK_COLUMNS = (
 WRITABLE = ("title", "author", "summary", "published_on", "price", "in_stock")
 ACCESS_MINUTES = 15
 REFRESH_DAYS = 14
+# The app's statement recording a write (changes/recording.py): under its advisory lock, so that
+# event ids follow commit order, then a notification for the feeds that listen.
+RECORD_WRITE = """
+    WITH turn AS (SELECT pg_advisory_xact_lock(7264139)),
+    recorded AS (
+        INSERT INTO change_events (resource, operation, row_id, owner_id, created_at)
+        SELECT 'books', $1, $2, $3, $4 FROM turn RETURNING id
+    )
+    SELECT pg_notify('change_events', '') FROM recorded
+"""
 JWT_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
 
 
@@ -192,6 +203,7 @@ async def create_book(request: Request) -> JSONResponse:
             now,
             now,
         )
+        await connection.execute(RECORD_WRITE, "create", book["id"], book["owner_id"], now)
     return JSONResponse(_book_json(book), status_code=201)
 
 
@@ -206,6 +218,8 @@ async def update_book(request: Request) -> JSONResponse:
             *values.values(),
             book["id"],
         )
+        now = values["updated_at"]
+        await connection.execute(RECORD_WRITE, "update", book["id"], book["owner_id"], now)
     return JSONResponse(_book_json({**book, **values}))
 
 

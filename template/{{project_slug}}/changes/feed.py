@@ -30,8 +30,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from ..auth.principal import Principal
 from ..config import Settings
 from ..database import Database, utc_now
+from .events import NOTIFY_CHANNEL, RECORDED
 from .model import ChangeEvent
-from .recording import NOTIFY_CHANNEL, RECORDED
 from .resources import FEED_RESOURCES
 
 logger = logging.getLogger(__name__)

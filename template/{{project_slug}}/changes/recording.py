@@ -1,111 +1,61 @@
-"""Every create, update and delete of a resource's row is recorded in `change_events`, in the
-transaction that makes it, whoever makes it (the API, the admin, a script through the ORM).
-
-A rolled-back write leaves no event, and the feed (changes/feed.py) reads only committed ones.
-On PostgreSQL a transaction that records takes one advisory lock until it ends, so that event
-ids, the feed's cursors, follow commit order; it also notifies every process that listens.
+"""What the ORM writes to a resource's rows is recorded in `change_events` (events.py), whoever
+writes it (the API's deletes, the admin, code of your own), and so is what the database does
+unseen by the ORM to other rows when a row or a user is deleted. The API's creates and updates
+run Core statements and record their own events (crud.py).
 """
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Executable,
     FromClause,
     Integer,
     Select,
     Table,
     bindparam,
     event,
-    func,
-    insert,
     literal,
     select,
-    true,
 )
 from sqlalchemy.orm import Mapper, object_session
 
 from ..crud import OwnedBase, link_columns, many_to_many
 from ..database import utc_now
 from ..users.model import User
+from .events import ONE_EVENT, Operation, one_event, record
 from .model import ChangeEvent
 
-Operation = Literal["create", "update", "delete"]
-
-NOTIFY_CHANNEL = "change_events"
-# Marks a connection whose transaction recorded events, for the feed of its process.
-RECORDED = "change_events_recorded"
-# Any fixed number, the same in every process: the lock's one key.
-RECORDING_LOCK = 7_264_139
-COLUMNS = ["resource", "operation", "row_id", "owner_id", "created_at"]
 # What the database does to a row that refers to a deleted one.
 ON_DELETE: dict[str, Operation] = {"CASCADE": "delete", "SET NULL": "update"}
-# One event, its values bound at each write: the statements are built once, not per write.
-ONE_EVENT = select(*(bindparam(name, type_=ChangeEvent.__table__.c[name].type) for name in COLUMNS))
-
-
-def _record(connection: Connection, events: Select[Any], values: dict[str, Any]) -> None:
-    """Insert the events `events` selects with `values` bound, in its order (one row per
-    event, as COLUMNS)."""
-    connection.execute(_recording(events, connection.dialect.name), values)
-    connection.info[RECORDED] = True
-
-
-@cache
-def _recording(events: Select[Any], dialect: str) -> Executable:
-    if dialect != "postgresql":
-        return insert(ChangeEvent).from_select(COLUMNS, events)
-    # One statement: the lock is taken before any event's id is drawn (the rows to insert come
-    # after it), so ids follow commit order; the notification goes out when the transaction commits.
-    turn = select(func.pg_advisory_xact_lock(RECORDING_LOCK).label("taken")).cte("turn")
-    pending = events.subquery()
-    after_turn = select(*pending.c).select_from(turn).join(pending, true())
-    recorded = (
-        insert(ChangeEvent)
-        .from_select(COLUMNS, after_turn)
-        .returning(ChangeEvent.id)
-        .cte("recorded")
-    )
-    return select(func.pg_notify(NOTIFY_CHANNEL, "")).select_from(recorded)
 
 
 def _one_event(row: OwnedBase, operation: Operation) -> dict[str, Any]:
-    return {
-        "resource": row.__tablename__,
-        "operation": operation,
-        "row_id": row.id,
-        "owner_id": row.owner_id,
-        "created_at": utc_now(),
-    }
+    return one_event(row.__tablename__, operation, row.id, row.owner_id)
 
 
-@event.listens_for(OwnedBase, "after_insert", propagate=True)
 def _record_create(_: Mapper[Any], connection: Connection, row: OwnedBase) -> None:
-    _record(connection, ONE_EVENT, _one_event(row, "create"))
+    record(connection, ONE_EVENT, _one_event(row, "create"))
 
 
-@event.listens_for(OwnedBase, "after_update", propagate=True)
 def _record_update(_: Mapper[Any], connection: Connection, row: OwnedBase) -> None:
     # Called for every row the flush found dirty, even one set back to its values.
     session = object_session(row)
     if session is None or session.is_modified(row):
-        _record(connection, ONE_EVENT, _one_event(row, "update"))
+        record(connection, ONE_EVENT, _one_event(row, "update"))
 
 
-@event.listens_for(OwnedBase, "after_delete", propagate=True)
 def _record_delete(_: Mapper[Any], connection: Connection, row: OwnedBase) -> None:
-    _record(connection, ONE_EVENT, _one_event(row, "delete"))
+    record(connection, ONE_EVENT, _one_event(row, "delete"))
 
 
-@event.listens_for(OwnedBase, "before_delete", propagate=True)
 def _record_what_a_delete_does_to_other_rows(
     _: Mapper[Any], connection: Connection, row: OwnedBase
 ) -> None:
     _record_consequences(connection, row.__table__, [row.id], {(row.__tablename__, row.id)})
 
 
-@event.listens_for(User, "before_delete")
 def _record_deletes_of_owned_rows(_: Mapper[Any], connection: Connection, user: User) -> None:
     """A user's rows go with them by ON DELETE CASCADE, which the ORM never sees: each is
     recorded as deleted here, before the database deletes it, then what that does to others."""
@@ -118,6 +68,24 @@ def _record_deletes_of_owned_rows(_: Mapper[Any], connection: Connection, user: 
         _record_rows(connection, table, "delete", ids)
     for table, ids in owned.items():
         _record_consequences(connection, table, ids, deleted)
+
+
+# Each hook of the ORM's writes: its target, its event and the listener.
+_HOOKS: tuple[tuple[type[Any], str, Callable[..., None]], ...] = (
+    (OwnedBase, "after_insert", _record_create),
+    (OwnedBase, "after_update", _record_update),
+    (OwnedBase, "after_delete", _record_delete),
+    (OwnedBase, "before_delete", _record_what_a_delete_does_to_other_rows),
+    (User, "before_delete", _record_deletes_of_owned_rows),
+)
+
+
+def record_orm_writes() -> None:
+    """Record from now on what the ORM writes: create_app calls this, and a script of your own
+    that writes rows through the ORM should too. Calling it again changes nothing."""
+    for target, name, listener in _HOOKS:
+        if not event.contains(target, name, listener):
+            event.listen(target, name, listener, propagate=True)
 
 
 def _record_consequences(
@@ -143,7 +111,7 @@ def _record_rows(
     connection: Connection, table: Table, operation: Operation, ids: list[int]
 ) -> None:
     if ids:
-        _record(connection, _events_of_rows(table, operation), {"ids": ids, "at": utc_now()})
+        record(connection, _events_of_rows(table, operation), {"ids": ids, "at": utc_now()})
 
 
 @cache
