@@ -38,7 +38,7 @@ BOOK_COLUMNS = (
 WRITABLE = ("title", "author", "summary", "published_on", "price", "in_stock")
 ACCESS_MINUTES = 15
 REFRESH_DAYS = 14
-# The app's statement recording a write (changes/recording.py): under its advisory lock, so that
+# The app's statement recording a write (changes/events.py): under its advisory lock, so that
 # event ids follow commit order, then a notification for the feeds that listen.
 RECORD_WRITE = """
     WITH turn AS (SELECT pg_advisory_xact_lock(7264139)),

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Delete,
     ForeignKey,
     Insert,
     Select,
@@ -121,8 +122,11 @@ def select_columns(model: type[OwnedBase]) -> Select[Any]:
 
 @cache
 def select_instances(model: type[OwnedBase]) -> Select[Any]:
-    """The model's rows as ORM instances, their many-to-manys loaded."""
-    return select(model).options(*(selectinload(link) for link in link_attributes(model)))
+    """The model's rows as ORM instances, their many-to-manys loaded. Loaded afresh into an
+    instance the session holds already: the service's writes are Core statements, which leave
+    such an instance as it was."""
+    links = (selectinload(link) for link in link_attributes(model))
+    return select(model).options(*links).execution_options(populate_existing=True)
 
 
 # What a read by id binds on execution (select_by_id).
@@ -377,8 +381,8 @@ class OwnedCrud(Generic[ModelT]):
         return row | {key: tuple(sorted(links.get(key, ()))) for key in many_to_many(self.model)}
 
     async def update(self, row_id: int, data: BaseModel) -> RowData:
-        """Write what `data` sets; a row it leaves as it was is not written (nor its event
-        recorded, nor `updated_at` moved)."""
+        """Write what `data` changes, its links included, and move `updated_at`; a row it leaves
+        as it was is not written, nor its event recorded."""
         row = await self.read(row_id)
         values = data.model_dump(exclude_unset=True)
         await self._check_references(values)
@@ -388,15 +392,14 @@ class OwnedCrud(Generic[ModelT]):
         if not changed and not relinked:
             return row
         async with self._writing() as connection:
-            if changed:
-                result = await connection.execute(
-                    update_row(self.model), {**changed, UPDATED_ID.key: row_id}
-                )
-                written = result.one_or_none()
-                if written is None:
-                    # Deleted since it was read.
-                    raise self._not_found()
-                row |= zip(result.keys(), written, strict=True)
+            result = await connection.execute(
+                update_row(self.model), {**changed, UPDATED_ID.key: row_id}
+            )
+            written = result.one_or_none()
+            if written is None:
+                # Deleted since it was read.
+                raise self._not_found()
+            row |= zip(result.keys(), written, strict=True)
             for key, ids in relinked.items():
                 relation = many_to_many(self.model)[key]
                 await _relink(connection, relation, row_id, set(row[key]), ids)
@@ -520,7 +523,8 @@ class OwnedCrud(Generic[ModelT]):
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        """The session's connection, for a write committed as the block ends."""
+        """The session's connection, for a write committed as the block ends. A domain error
+        raised in the block leaves the rollback to the session's close, as the route ends."""
         try:
             yield await self.session.connection()
             await self.session.commit()
@@ -550,11 +554,21 @@ async def _relink(
 ) -> None:
     """Make the row's links of the many-to-many `relation` go to the rows `wanted`, from
     `linked`."""
+    unlink, link = link_writes(relation)
+    if gone := linked - wanted:
+        await connection.execute(unlink, {"link_from": row_id, "unlink_to": list(gone)})
+    if added := wanted - linked:
+        links = [{"link_from": row_id, "link_to": linked_id} for linked_id in sorted(added)]
+        await connection.execute(link, links)
+
+
+@cache
+def link_writes(relation: RelationshipProperty[Any]) -> tuple[Delete, Insert]:
+    """The statements that unlink a row (`link_from`) from rows (`unlink_to`) of a many-to-many,
+    and link it to one (`link_to`): names no link column has, since those all end in `_id`."""
     own, other = link_columns(relation)
     # A many-to-many's link table, which the mapping types as any FROM clause.
     table = cast(Table, relation.secondary)
-    if gone := linked - wanted:
-        await connection.execute(delete(table).where(own == row_id, other.in_(gone)))
-    if added := wanted - linked:
-        links = [{own: row_id, other: linked_id} for linked_id in sorted(added)]
-        await connection.execute(insert(table).values(links))
+    row_id: BindParameter[int] = bindparam("link_from")
+    unlink = delete(table).where(own == row_id, other.in_(bindparam("unlink_to", expanding=True)))
+    return unlink, insert(table).values({own: row_id, other: bindparam("link_to")})

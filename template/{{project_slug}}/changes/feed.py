@@ -1,4 +1,4 @@
-"""The live feed: each process reads the committed events (changes/recording.py) and hands each
+"""The live feed: each process reads the committed events (changes/events.py) and hands each
 to the sockets that may see it (changes/routes.py).
 
 PostgreSQL wakes every process of every instance at each commit (NOTIFY, heard on a connection

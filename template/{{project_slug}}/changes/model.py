@@ -11,7 +11,7 @@ EventId = BigInteger().with_variant(Integer(), "sqlite")
 
 class ChangeEvent(Base):
     """One create, update or delete of a resource's row, written in the transaction that made it
-    (changes/recording.py): its id is the feed's cursor, in commit order."""
+    (changes/events.py): its id is the feed's cursor, in commit order."""
 
     __tablename__ = "change_events"
     # SQLite would otherwise reuse the id of a deleted last row.
