@@ -375,10 +375,10 @@ class OwnedCrud(Generic[ModelT]):
                 insert_row(self.model), {**values, "owner_id": self.user.id}
             )
             row = dict(zip(result.keys(), result.one(), strict=True))
-            for key, ids in links.items():
-                await _relink(connection, many_to_many(self.model)[key], row["id"], set(), ids)
+            row |= dict.fromkeys(many_to_many(self.model), ())
+            await self._relink(connection, row, links)
             await self._record(connection, "create", row)
-        return row | {key: tuple(sorted(links.get(key, ()))) for key in many_to_many(self.model)}
+        return row
 
     async def update(self, row_id: int, data: BaseModel) -> RowData:
         """Write what `data` changes, its links included, and move `updated_at`; a row it leaves
@@ -400,10 +400,7 @@ class OwnedCrud(Generic[ModelT]):
                 # Deleted since it was read.
                 raise self._not_found()
             row |= zip(result.keys(), written, strict=True)
-            for key, ids in relinked.items():
-                relation = many_to_many(self.model)[key]
-                await _relink(connection, relation, row_id, set(row[key]), ids)
-                row[key] = tuple(sorted(ids))
+            await self._relink(connection, row, relinked)
             await self._record(connection, "update", row)
         return row
 
@@ -514,6 +511,21 @@ class OwnedCrud(Generic[ModelT]):
         """Whose rows the user may see: their own, or every row (None) for a superuser."""
         return None if self.user.is_superuser else self.user.id
 
+    async def _relink(
+        self, connection: AsyncConnection, row: RowData, links: dict[str, set[int]]
+    ) -> None:
+        """Link the row to the rows that `links` gives by key (`tag_ids`) in place of those that
+        `row` lists, and list them in `row`."""
+        for key, wanted in links.items():
+            unlink, link = link_writes(many_to_many(self.model)[key])
+            linked = set(row[key])
+            if gone := linked - wanted:
+                await connection.execute(unlink, {"link_from": row["id"], "unlink_to": list(gone)})
+            if added := wanted - linked:
+                new = [{"link_from": row["id"], "link_to": to} for to in sorted(added)]
+                await connection.execute(link, new)
+            row[key] = tuple(sorted(wanted))
+
     async def _record(
         self, connection: AsyncConnection, operation: Operation, row: RowData
     ) -> None:
@@ -543,23 +555,6 @@ class OwnedCrud(Generic[ModelT]):
                 raise
             clash = " and ".join(columns) or "unique value"
             raise ConflictError(f"Another {self.noun} has the same {clash}") from error
-
-
-async def _relink(
-    connection: AsyncConnection,
-    relation: RelationshipProperty[Any],
-    row_id: int,
-    linked: set[int],
-    wanted: set[int],
-) -> None:
-    """Make the row's links of the many-to-many `relation` go to the rows `wanted`, from
-    `linked`."""
-    unlink, link = link_writes(relation)
-    if gone := linked - wanted:
-        await connection.execute(unlink, {"link_from": row_id, "unlink_to": list(gone)})
-    if added := wanted - linked:
-        links = [{"link_from": row_id, "link_to": linked_id} for linked_id in sorted(added)]
-        await connection.execute(link, links)
 
 
 @cache
