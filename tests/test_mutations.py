@@ -255,6 +255,20 @@ MUTATIONS = [
         "test_admin.py",
     ),
     Mutation(
+        "the admin's refusals are logged as errors of the app",
+        "admin/site.py",
+        "logging.getLogger(SQLADMIN_LOGGER).addFilter(not_a_refusal)",
+        "pass",
+        "test_admin.py",
+    ),
+    Mutation(
+        "errors of the app in the admin go unreported",
+        "admin/refusals.py",
+        "return not (isinstance(status_code, int) and status_code < 500)",
+        "return False",
+        "test_admin.py",
+    ),
+    Mutation(
         "an admin URL's id that no row can have reaches the database",
         "admin/row_view.py",
         "return value.isascii() and value.isdigit() and 1 <= int(value) <= INT32_MAX",

@@ -1,3 +1,4 @@
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -5,6 +6,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..errors import DomainError
+
+# Where sqladmin reports what its create, edit and delete pages catch.
+SQLADMIN_LOGGER = "sqladmin.application"
 
 
 class ChangeRefusedError(Exception):
@@ -40,3 +44,19 @@ def check_as_the_api_does(schema: type[BaseModel], form: Mapping[str, Any]) -> N
     }
     with refusals_for_admin():
         schema.model_validate(values)
+
+
+def not_a_refusal(record: logging.LogRecord) -> bool:
+    """A filter for sqladmin's logger that drops its report of a refusal: a change the admin or
+    a service refused, or a row that is not there.
+
+    sqladmin logs each exception its pages catch as an error, with its traceback. A refusal is
+    the user's mistake: the page shows its reason, and the access log has the request. Errors of
+    the app itself are still reported.
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, ChangeRefusedError | DomainError):
+        return False
+    # sqladmin refuses with HTTP exceptions of its own: 404 for a row that is not there.
+    status_code = getattr(error, "status_code", None)
+    return not (isinstance(status_code, int) and status_code < 500)

@@ -1,3 +1,5 @@
+import logging
+
 from fastapi import FastAPI
 from sqladmin import Admin
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -8,6 +10,7 @@ from ..database import Database
 from ..errors import DomainError
 from ..responses import domain_error
 from .authentication import SuperuserAuthentication
+from .refusals import SQLADMIN_LOGGER, not_a_refusal
 from .views import ADMIN_VIEWS
 
 
@@ -34,4 +37,6 @@ def build_admin(app: FastAPI, settings: Settings, *, base_url: str) -> Admin:
     admin.admin.add_exception_handler(DomainError, domain_error)
     for view in ADMIN_VIEWS:
         admin.add_view(view)
+    # The logger is the process's: adding the same filter again, for another app, changes nothing.
+    logging.getLogger(SQLADMIN_LOGGER).addFilter(not_a_refusal)
     return admin
