@@ -22,7 +22,8 @@ from .walk import JSON, USER_PASSWORD, bearer, login, make_user, resource_paths
 
 MALLORY = "mallory@example.com"
 OUT_OF_RANGE_IDS = ("0", "-1", "2147483648", "9223372036854775808", "1e3", "1.5")
-# What the admin panel's addresses and queries are tried with, drawn at random (seeded).
+# What the admin panel's addresses and queries are tried with, drawn at random (seeded). None is
+# the id of a row: a delete of one deletes nothing.
 ADMIN_VALUES = (
     *("\x00", "", "abc", "-1", "0", "1.5", "1e400", "nan", "2147483648", "9" * 30, "'", "%"),
     *("2024-13-45", "2024-01-01", "00000000-0000-4000-8000-000000000001", "y"),
@@ -160,9 +161,9 @@ def out_of_range_ids(client: httpx.Client, admin: JSON) -> list[str]:
 
 
 def admin_addresses_and_queries(base_url: str, credentials: dict[str, str]) -> list[str]:
-    """What a superuser's browser may send the admin panel, drawn at random: row and file pages of
-    ids no row can have, searches, pages, sorts and every list filter's operations with odd
-    values. None gets a 5xx."""
+    """What a superuser's browser may send the admin panel, drawn at random: row and file pages,
+    and deletes, of ids no row can have, searches, pages, sorts and every list filter's operations
+    with odd values. None gets a 5xx."""
     with httpx.Client(base_url=base_url, timeout=10) as browser:
         if browser.get("/admin/login").status_code != 200:
             return []
@@ -189,16 +190,21 @@ def admin_addresses_and_queries(base_url: str, credentials: dict[str, str]) -> l
         for _ in range(ADMIN_REQUESTS):
             identity, value = draw.choice(identities), draw.choice(ADMIN_VALUES)
             column = draw.choice(columns)
-            pages = [
-                ("list", {column: value, f"{column}_op": draw.choice(ADMIN_OPERATIONS)}),
-                ("list", {draw.choice(("search", "page", "pageSize", "sortBy")): value}),
-                (f"{draw.choice(('details', 'edit'))}/{quote(value, safe='')}", {}),
-                (f"{quote(value, safe='')}/{column}/{draw.choice(('download', 'preview'))}/", {}),
-                ("ajax/lookup", {"name": column, "term": value}),
+            requests = [
+                ("GET", "list", {column: value, f"{column}_op": draw.choice(ADMIN_OPERATIONS)}),
+                ("GET", "list", {draw.choice(("search", "page", "pageSize", "sortBy")): value}),
+                ("GET", f"{draw.choice(('details', 'edit'))}/{quote(value, safe='')}", {}),
+                (
+                    "GET",
+                    f"{quote(value, safe='')}/{column}/{draw.choice(('download', 'preview'))}/",
+                    {},
+                ),
+                ("GET", "ajax/lookup", {"name": column, "term": value}),
+                ("DELETE", "delete", {"pks": value}),
             ]
-            page, query = draw.choice(pages)
-            response = browser.get(f"/admin/{identity}/{page}", params=query)
-            assert response.status_code < 500, (identity, page, query, response.text[-500:])
+            method, page, query = draw.choice(requests)
+            response = browser.request(method, f"/admin/{identity}/{page}", params=query)
+            assert response.status_code < 500, (method, identity, page, query, response.text[-500:])
     return [f"{ADMIN_REQUESTS} admin addresses and queries"]
 
 
