@@ -190,15 +190,15 @@ def admin_addresses_and_queries(base_url: str, credentials: dict[str, str]) -> l
         for _ in range(ADMIN_REQUESTS):
             identity, value = draw.choice(identities), draw.choice(ADMIN_VALUES)
             column = draw.choice(columns)
+            operation = draw.choice(ADMIN_OPERATIONS)
+            parameter = draw.choice(("search", "page", "pageSize", "sortBy"))
+            row_page = f"{draw.choice(('details', 'edit'))}/{quote(value, safe='')}"
+            file_page = f"{quote(value, safe='')}/{column}/{draw.choice(('download', 'preview'))}/"
             requests = [
-                ("GET", "list", {column: value, f"{column}_op": draw.choice(ADMIN_OPERATIONS)}),
-                ("GET", "list", {draw.choice(("search", "page", "pageSize", "sortBy")): value}),
-                ("GET", f"{draw.choice(('details', 'edit'))}/{quote(value, safe='')}", {}),
-                (
-                    "GET",
-                    f"{quote(value, safe='')}/{column}/{draw.choice(('download', 'preview'))}/",
-                    {},
-                ),
+                ("GET", "list", {column: value, f"{column}_op": operation}),
+                ("GET", "list", {parameter: value}),
+                ("GET", row_page, {}),
+                ("GET", file_page, {}),
                 ("GET", "ajax/lookup", {"name": column, "term": value}),
                 ("DELETE", "delete", {"pks": value}),
             ]

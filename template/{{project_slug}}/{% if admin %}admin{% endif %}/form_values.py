@@ -13,10 +13,9 @@ def keep_what_the_form_could_not_show(data: dict[str, Any], row: Any) -> None:
     - a datetime's fraction of a second: the picker shows whole seconds;
     - text's line breaks: browsers post them as CRLF.
     """
-    for column in inspect(row).mapper.column_attrs:
-        name = column.key
+    for name in data.keys() & inspect(row).mapper.column_attrs.keys():
         stored = getattr(row, name)
-        if name in data and _shown_as(stored, data[name]):
+        if _shown_as(stored, data[name]):
             data[name] = stored
 
 
