@@ -131,12 +131,13 @@ def test_superuser_manages_a_book_in_the_browser(
         assert [url for url in requested if not url.startswith(base_url)] == []
 
 
-def test_an_edit_saved_unchanged_changes_nothing(
+def test_an_edit_changes_what_was_typed_and_nothing_else(
     shared_samples: Path, browser: Browser, tmp_path: Path
 ) -> None:
     """Rows made over the API with values that the edit form cannot show exactly (a datetime's
-    fraction of a second, text's line breaks, which a browser posts as CRLF), saved unchanged in
-    the admin, each read as before, `updated_at` included."""
+    fraction of a second, text's line breaks stored as CRLF, which the form reads as LF), saved
+    unchanged in the admin, each read as before, `updated_at` included. Text typed in the form
+    is stored with its line breaks as typed, where the browser posts them as CRLF."""
     project = sample_project(shared_samples, sample("every-type"))
     env = sqlite_env(tmp_path / "edits.db")
     project.run("alembic", "upgrade", "head", env=env)
@@ -148,7 +149,7 @@ def test_an_edit_saved_unchanged_changes_nothing(
             "/blog_categories",
             {
                 "title": "Lines",
-                "notes": "first line\nsecond line\n",
+                "notes": "first line\r\nsecond line\n",
                 "launched_at": "2024-05-06T07:08:09.123456Z",
             },
         ),
@@ -165,14 +166,23 @@ def test_an_edit_saved_unchanged_changes_nothing(
         headers = bearer(login(client, email, password))
         page = browser.new_page()
         log_in(page, base_url, email, password)
+        row_ids: dict[str, int] = {}
         for identity, (path, body) in rows.items():
             created = client.post(path, json=body, headers=headers)
             assert created.status_code == 201, created.text
             row = created.json()
+            row_ids[identity] = row["id"]
             page.goto(f"{base_url}/admin/{identity}/edit/{row['id']}")
             save(page)
             expect(page).to_have_url(re.compile(rf"/admin/{identity}/list"))
             assert client.get(f"{path}/{row['id']}", headers=headers).json() == row
+
+        category = f"/blog_categories/{row_ids['blog-category']}"
+        page.goto(f"{base_url}/admin/blog-category/edit/{row_ids['blog-category']}")
+        page.locator("#notes").fill("typed\nin the browser\n")
+        save(page)
+        expect(page).to_have_url(re.compile(r"/admin/blog-category/list"))
+        assert client.get(category, headers=headers).json()["notes"] == "typed\nin the browser\n"
 
 
 def test_docs_list_the_operations_with_the_network_cut_off(

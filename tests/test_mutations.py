@@ -248,6 +248,13 @@ MUTATIONS = [
         "test_admin.py",
     ),
     Mutation(
+        "the admin stores a textarea's line breaks as the browser posts them, CRLF",
+        "admin/form_values.py",
+        'filters = [*kwargs["filters"], _line_breaks_as_typed]',
+        'filters = [*kwargs["filters"]]',
+        "test_admin.py",
+    ),
+    Mutation(
         "a blank field in the admin is checked as empty text, not as null",
         "admin/refusals.py",
         'None if form[name] == "" else form[name]',

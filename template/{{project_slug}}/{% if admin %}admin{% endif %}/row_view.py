@@ -7,6 +7,7 @@ from starlette.requests import Request
 
 from ..errors import NotFoundError
 from ..schemas import INT32_MAX
+from .form_values import FormConverter
 
 
 class RowView(ModelView):
@@ -14,7 +15,10 @@ class RowView(ModelView):
 
     An id in a URL that no row can have (not a number, or beyond INTEGER's range) finds no row,
     and the page answers as for a deleted row (404), where sqladmin would fail on it (500).
+    Their forms read text with its line breaks as typed (FormConverter).
     """
+
+    form_converter = FormConverter
 
     def details_query(self, request: Request) -> Select[Any]:
         # A row's details, and the checks before its edit and its delete.
