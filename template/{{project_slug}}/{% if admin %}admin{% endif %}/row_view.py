@@ -1,13 +1,16 @@
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import BaseModel
 from sqladmin import ModelView
+from sqladmin.authentication import get_current_user_id
 from sqlalchemy import Select, false, select
 from starlette.requests import Request
 
 from ..errors import NotFoundError
 from ..schemas import INT32_MAX
-from .form_values import FormConverter
+from .form_values import FormConverter, keep_what_the_form_could_not_show
+from .refusals import check_as_the_api_does
 
 
 class RowView(ModelView):
@@ -37,6 +40,25 @@ class RowView(ModelView):
 
     def _no_row(self) -> Select[Any]:
         return select(self.model).where(false())
+
+
+class OwnedRowView(RowView):
+    """The base of a resource's view, whose rows have an owner (crud.OwnedBase)."""
+
+    # The resource's schema of an update (`BookUpdate`): what its form saves is checked by it.
+    update_schema: ClassVar[type[BaseModel]]
+
+    async def on_model_change(
+        self, data: dict[str, Any], model: Any, is_created: bool, request: Request
+    ) -> None:
+        """Checked and saved as the API would, or refused with its reasons; saved without an
+        owner, it belongs to the admin who saved it. An edit keeps the stored values that the
+        form could not show exactly and were posted back as shown."""
+        if not is_created:
+            keep_what_the_form_could_not_show(data, model)
+        check_as_the_api_does(self.update_schema, data)
+        if not data["owner"]:
+            data["owner"] = str(get_current_user_id(request))
 
 
 def _names_a_row(request: Request) -> bool:
