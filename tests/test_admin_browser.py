@@ -135,9 +135,10 @@ def test_an_edit_changes_what_was_typed_and_nothing_else(
     shared_samples: Path, browser: Browser, tmp_path: Path
 ) -> None:
     """Rows made over the API with values that the edit form cannot show exactly (a datetime's
-    fraction of a second, text's line breaks stored as CRLF, which the form reads as LF), saved
-    unchanged in the admin, each read as before, `updated_at` included. Text typed in the form
-    is stored with its line breaks as typed, where the browser posts them as CRLF."""
+    fraction of a second, text's line breaks stored as CRLF, which the form reads as LF) or that
+    the date picker must read back (dates of the year 999), saved unchanged in the admin, each
+    read as before, `updated_at` included. Text typed in the form is stored with its line breaks
+    as typed, where the browser posts them as CRLF."""
     project = sample_project(shared_samples, sample("every-type"))
     env = sqlite_env(tmp_path / "edits.db")
     project.run("alembic", "upgrade", "head", env=env)
@@ -150,7 +151,8 @@ def test_an_edit_changes_what_was_typed_and_nothing_else(
             {
                 "title": "Lines",
                 "notes": "first line\r\nsecond line\n",
-                "launched_at": "2024-05-06T07:08:09.123456Z",
+                "born_on": "0999-03-04",
+                "launched_at": "0999-05-06T07:08:09.123456Z",
             },
         ),
         "status-entry": (

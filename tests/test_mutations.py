@@ -255,6 +255,13 @@ MUTATIONS = [
         "test_admin.py",
     ),
     Mutation(
+        "the admin shows a year before 1000 without its leading zeros",
+        "admin/form_values.py",
+        "field.field_class = _FOUR_DIGIT_YEARS.get(field.field_class, field.field_class)",
+        "field.field_class = field.field_class",
+        "test_admin.py",
+    ),
+    Mutation(
         "a blank field in the admin is checked as empty text, not as null",
         "admin/refusals.py",
         'None if form[name] == "" else form[name]',
