@@ -250,8 +250,8 @@ MUTATIONS = [
     Mutation(
         "the admin stores a textarea's line breaks as the browser posts them, CRLF",
         "admin/form_values.py",
-        'filters = [*kwargs["filters"], _line_breaks_as_typed]',
-        'filters = [*kwargs["filters"]]',
+        '"filters": [*kwargs["filters"], _line_breaks_as_typed]',
+        '"filters": [*kwargs["filters"]]',
         "test_admin.py",
     ),
     Mutation(
