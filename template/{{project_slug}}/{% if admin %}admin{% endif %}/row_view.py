@@ -18,7 +18,7 @@ class RowView(ModelView):
 
     An id in a URL that no row can have (not a number, or beyond INTEGER's range) finds no row,
     and the page answers as for a deleted row (404), where sqladmin would fail on it (500).
-    Their forms read text with its line breaks as typed (FormConverter).
+    Their forms read back what they show (FormConverter).
     """
 
     form_converter = FormConverter
