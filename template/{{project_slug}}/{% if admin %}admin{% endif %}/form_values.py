@@ -21,8 +21,8 @@ class FormConverter(ModelConverter):
       where the API's clients send LF, and a maximum length counts each as one character, as the
       browser's own count does;
     - a date or a datetime before the year 1000, whose year sqladmin's fields show without its
-      leading zeros (999-03-04): neither the date picker nor the field reads that back, so an
-      edit of its row cleared it or was refused.
+      leading zeros (999-03-04): neither the date picker nor the field reads that back, so
+      every save of its row was refused.
     """
 
     def get_converter(
